@@ -1,0 +1,189 @@
+"""The unit of work: one database transaction, and the events it announces (outbox).
+
+Handlers in a service layer take a `UnitOfWork`, change state through `uow.session`, announce
+what happened with `uow.emit(...)` and call `await uow.commit()`. The event rows commit in the
+same transaction as the change, so an event is published if and only if the change happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self, TypeVar, cast
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from opentelemetry import propagate
+from sqlalchemy import Table, insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from runtime.db.plumbing import OutboxEvent
+from runtime.errors import Aborted
+from tamaru.common.v1 import common_pb2
+
+T = TypeVar("T")
+
+# PostgreSQL errors that mean "another transaction got in the way; run it again".
+RETRYABLE_SQLSTATES = frozenset(
+    {
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+        "55P03",  # lock_not_available (lock_timeout)
+    }
+)
+
+
+_INSERT_OUTBOX = insert(cast(Table, OutboxEvent.__table__))
+
+
+def event_subject(program_id: str, service: str, event_type: str) -> str:
+    return f"tamaru.evt.{program_id}.{service}.{event_type}"
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        service: str,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self.service = service
+        self._on_commit = on_commit
+        self._emitted = 0
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside 'async with'")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        self._session = self._session_factory()
+        self._emitted = 0
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # close() rolls back anything uncommitted and detaches loaded objects without
+        # expiring them, so values read inside the unit of work stay readable after it.
+        await self.session.close()
+        self._session = None
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        if self._emitted and self._on_commit is not None:
+            # Wake the outbox relay so events go out now rather than at its next poll.
+            self._on_commit()
+        self._emitted = 0
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+        self._emitted = 0
+
+    async def emit(
+        self,
+        program_id: str,
+        event_type: str,
+        payload: Message,
+        *,
+        aggregate_id: str = "",
+        occurred_at: datetime | None = None,
+    ) -> str:
+        """Announce an event; it is published only if this transaction commits."""
+        event_id = new_id()
+        envelope = build_envelope(
+            event_id=event_id,
+            program_id=program_id,
+            service=self.service,
+            event_type=event_type,
+            payload=payload,
+            aggregate_id=aggregate_id,
+            occurred_at=occurred_at,
+        )
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+        await self.session.execute(
+            _INSERT_OUTBOX.values(
+                event_id=event_id,
+                program_id=program_id,
+                subject=event_subject(program_id, self.service, event_type),
+                envelope=envelope.SerializeToString(),
+                headers=headers,
+                attempts=0,
+            )
+        )
+        self._emitted += 1
+        return event_id
+
+
+def build_envelope(
+    *,
+    event_id: str,
+    program_id: str,
+    service: str,
+    event_type: str,
+    payload: Message,
+    aggregate_id: str = "",
+    occurred_at: datetime | None = None,
+) -> common_pb2.EventEnvelope:
+    stamp = Timestamp()
+    stamp.FromDatetime(occurred_at or datetime.now(UTC))
+    return common_pb2.EventEnvelope(
+        event_id=event_id,
+        program_id=program_id,
+        service=service,
+        event_type=event_type,
+        occurred_at=stamp,
+        payload_type=payload.DESCRIPTOR.full_name,
+        payload=payload.SerializeToString(),
+        aggregate_id=aggregate_id,
+    )
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate in RETRYABLE_SQLSTATES
+
+
+async def run_in_transaction(
+    uow_factory: Callable[[], UnitOfWork],
+    work: Callable[[UnitOfWork], Awaitable[T]],
+    *,
+    attempts: int = 6,
+) -> T:
+    """Run `work` in a fresh unit of work and commit; retry on serialization failures and
+    deadlocks (never surfaced to a client as INTERNAL)."""
+    for attempt in range(attempts):
+        try:
+            async with uow_factory() as uow:
+                result = await work(uow)
+                await uow.commit()
+                return result
+        except DBAPIError as exc:
+            if not is_retryable(exc):
+                raise
+            if attempt == attempts - 1:
+                raise Aborted(
+                    "the request conflicted with concurrent changes; retry it with the same "
+                    "idempotency key",
+                    reason="CONCURRENT_UPDATE",
+                ) from exc
+            await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+    raise AssertionError("unreachable")

@@ -1,0 +1,143 @@
+"""Idempotency keys for mutating requests, as Stripe does them.
+
+The first response for (program, scope, key) is stored in the same transaction as the effect
+and replayed for every retry; the same key with a different request is an error. Keys are kept
+at least 24 hours (`purge_expired` removes older ones).
+
+Usage inside a unit of work:
+
+    prior = await idempotency.begin(uow.session, program, "accounts.Credit", key, request)
+    if prior is not None:
+        return CreditResponse.FromString(prior)
+    ...  # do the work
+    await idempotency.finish(uow.session, program, "accounts.Credit", key, response)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from google.protobuf.message import Message
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.db.plumbing import IdempotencyRecord
+from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
+from runtime.errors import IdempotencyKeyReused, InvalidArgument
+
+R = TypeVar("R", bound=Message)
+
+MAX_KEY_LENGTH = 255
+RETENTION = timedelta(days=7)
+
+
+def request_fingerprint(request: Message) -> bytes:
+    """A hash of the request without its idempotency key (deterministic serialization)."""
+    copy = type(request)()
+    copy.CopyFrom(request)
+    if "idempotency_key" in copy.DESCRIPTOR.fields_by_name:
+        copy.ClearField("idempotency_key")
+    return hashlib.sha256(copy.SerializeToString(deterministic=True)).digest()
+
+
+def require_key(key: str) -> str:
+    if not key:
+        raise InvalidArgument(
+            "idempotency_key is required for this request: send a unique value per logical "
+            "operation (e.g. a UUID) and reuse it on retries",
+            reason="IDEMPOTENCY_KEY_MISSING",
+            field="idempotency_key",
+        )
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidArgument(
+            f"idempotency_key is longer than {MAX_KEY_LENGTH} characters",
+            field="idempotency_key",
+        )
+    return key
+
+
+async def begin(
+    session: AsyncSession, program_id: str, scope: str, key: str, request: Message
+) -> bytes | None:
+    """Reserve the key, or return the stored response of the first request with it.
+
+    A concurrent request with the same key waits here until the first one commits (then gets
+    its response) or rolls back (then proceeds itself).
+    """
+    require_key(key)
+    fingerprint = request_fingerprint(request)
+    inserted = await session.execute(
+        insert(IdempotencyRecord)
+        .values(program_id=program_id, scope=scope, key=key, request_hash=fingerprint, response=b"")
+        .on_conflict_do_nothing()
+        .returning(IdempotencyRecord.key)
+    )
+    if inserted.scalar_one_or_none() is not None:
+        return None
+    stored_hash, response = (
+        await session.execute(
+            select(IdempotencyRecord.request_hash, IdempotencyRecord.response).where(
+                IdempotencyRecord.program_id == program_id,
+                IdempotencyRecord.scope == scope,
+                IdempotencyRecord.key == key,
+            )
+        )
+    ).one()
+    if bytes(stored_hash) != fingerprint:
+        raise IdempotencyKeyReused(
+            f"idempotency_key {key!r} was already used for a different {scope} request; use a "
+            "new key for a new operation",
+            field="idempotency_key",
+        )
+    return bytes(response)
+
+
+async def finish(
+    session: AsyncSession, program_id: str, scope: str, key: str, response: Message
+) -> None:
+    await session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.program_id == program_id,
+            IdempotencyRecord.scope == scope,
+            IdempotencyRecord.key == key,
+        )
+        .values(response=response.SerializeToString(deterministic=True))
+    )
+
+
+async def purge_expired(session: AsyncSession, now: datetime | None = None) -> int:
+    cutoff = (now or datetime.now(UTC)) - RETENTION
+    result = await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def run_idempotent(
+    uow_factory: Callable[[], UnitOfWork],
+    *,
+    program_id: str,
+    scope: str,
+    key: str,
+    request: Message,
+    response_type: type[R],
+    work: Callable[[UnitOfWork], Awaitable[R]],
+) -> R:
+    """Run a mutation once per idempotency key: replay the stored response for a retry,
+    refuse the key for a different request, else do `work` and store its response, all in one
+    transaction (retried on serialization failures)."""
+
+    async def once(uow: UnitOfWork) -> R:
+        prior = await begin(uow.session, program_id, scope, key, request)
+        if prior is not None:
+            return response_type.FromString(prior)
+        response = await work(uow)
+        await finish(uow.session, program_id, scope, key, response)
+        return response
+
+    return await run_in_transaction(uow_factory, once)

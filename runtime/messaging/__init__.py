@@ -1,0 +1,2 @@
+"""NATS plumbing: connections, JetStream streams, commands (request/reply), the outbox relay
+and idempotent event consumers."""

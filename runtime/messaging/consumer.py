@@ -1,0 +1,148 @@
+"""Durable JetStream pull consumers that apply each event exactly once (via the inbox).
+
+message -> EventEnvelope -> handler(uow, envelope) inside one transaction with the inbox claim;
+ack after commit. A poison message (undecodable, or a domain error that no retry can fix) is
+terminated and logged; anything else is nak'ed with a growing delay and redelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from google.protobuf.message import DecodeError
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, TracerProvider
+
+from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
+from runtime.errors import TamaruError
+from runtime.messaging.inbox import claim_event
+from runtime.messaging.streams import EVENTS_STREAM
+from runtime.telemetry.logging import bind_program_id
+from tamaru.common.v1 import common_pb2
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[UnitOfWork, common_pb2.EventEnvelope], Awaitable[None]]
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        uow_factory: Callable[[], UnitOfWork],
+        *,
+        durable: str,
+        subjects: list[str],
+        handler: EventHandler,
+        batch_size: int = 100,
+        ack_wait: float = 30.0,
+    ) -> None:
+        self._js = js
+        self._uow_factory = uow_factory
+        self.durable = durable
+        self._subjects = subjects
+        self._handler = handler
+        self._batch_size = batch_size
+        self._ack_wait = ack_wait
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._tracer = trace.get_tracer(__name__)
+
+    def use_tracer_provider(self, tracer_provider: TracerProvider) -> None:
+        """The service's provider (set by ServiceApp), so spans name the right service."""
+        self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
+
+    async def start(self) -> None:
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self._ack_wait,
+            max_ack_pending=self._batch_size * 10,
+            filter_subjects=self._subjects,
+        )
+        # add_consumer creates the durable or updates its config (filters may change between
+        # releases); then bind to it.
+        await self._js.add_consumer(EVENTS_STREAM, config=config)
+        sub = await self._js.pull_subscribe_bind(durable=self.durable, stream=EVENTS_STREAM)
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(sub), name=f"consumer-{self.durable}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _run(self, sub: JetStreamContext.PullSubscription) -> None:
+        while not self._stopping:
+            try:
+                msgs = await sub.fetch(self._batch_size, timeout=0.5)
+            except (NatsTimeout, TimeoutError):  # nats-py raises either on an empty fetch
+                continue
+            except Exception as exc:  # NATS down: wait for the client to reconnect
+                log.warning("consumer %s: fetch failed: %s", self.durable, exc)
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                await self.process(msg)
+
+    async def process(self, msg: Msg) -> None:
+        try:
+            envelope = common_pb2.EventEnvelope.FromString(msg.data)
+        except DecodeError:
+            log.error("consumer %s: undecodable message on %s", self.durable, msg.subject)
+            await msg.term()
+            return
+        token = otel_context.attach(propagate.extract(msg.headers or {}))
+        try:
+            with (
+                bind_program_id(envelope.program_id or None),
+                self._tracer.start_as_current_span(
+                    f"{msg.subject} process",
+                    kind=SpanKind.CONSUMER,
+                    attributes={
+                        "messaging.system": "nats",
+                        "messaging.operation.type": "process",
+                        "messaging.destination.name": msg.subject,
+                        "messaging.consumer.group.name": self.durable,
+                        "messaging.message.id": envelope.event_id,
+                        "tamaru.program_id": envelope.program_id,
+                    },
+                ),
+            ):
+                await self._apply(msg, envelope)
+        finally:
+            otel_context.detach(token)
+
+    async def _apply(self, msg: Msg, envelope: common_pb2.EventEnvelope) -> None:
+        async def work(uow: UnitOfWork) -> None:
+            if await claim_event(uow.session, self.durable, envelope.event_id):
+                await self._handler(uow, envelope)
+
+        try:
+            await run_in_transaction(self._uow_factory, work)
+        except TamaruError as exc:
+            log.error(
+                "consumer %s: event %s (%s) rejected for good: %s",
+                self.durable,
+                envelope.event_id,
+                envelope.event_type,
+                exc.message,
+            )
+            await msg.term()
+            return
+        except Exception:
+            delivered = msg.metadata.num_delivered if msg.metadata else 1
+            log.exception("consumer %s: event %s failed", self.durable, envelope.event_id)
+            await msg.nak(delay=min(0.2 * 2 ** min(delivered, 6), 10.0))
+            return
+        await msg.ack()

@@ -1,0 +1,472 @@
+"""Loads ledger state for the domain's planners and persists the plans they return.
+
+Locks: an operation locks the account rows it changes (`SELECT ... FOR UPDATE`, several in
+ascending id order so two transfers can never deadlock), then reads their lots. Two spends on
+one account therefore serialise on the account row and can never overdraw it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.errors import NotFound
+from services.accounts.adapters.orm import (
+    AccountRow,
+    HoldAllocationRow,
+    HoldRow,
+    LotDrawRow,
+    LotRow,
+    PostingRow,
+    TransactionRow,
+)
+from services.accounts.domain.balances import Balance
+from services.accounts.domain.model import (
+    Account,
+    AccountRef,
+    AccountStatus,
+    Hold,
+    HoldStatus,
+    Lot,
+    LotDraw,
+    Posting,
+    Source,
+    SourceType,
+    Transaction,
+    TxType,
+)
+from services.accounts.domain.plan import LedgerPlan
+
+# Core statements built once: the hot path skips the ORM's per-call statement building.
+_INSERT_TX = insert(cast(Table, TransactionRow.__table__))
+_INSERT_POSTINGS = insert(cast(Table, PostingRow.__table__))
+_INSERT_DRAWS = insert(cast(Table, LotDrawRow.__table__))
+_INSERT_LOTS = insert(cast(Table, LotRow.__table__))
+_INSERT_HOLDS = insert(cast(Table, HoldRow.__table__))
+_INSERT_ALLOCATIONS = insert(cast(Table, HoldAllocationRow.__table__))
+
+_BALANCE = text(
+    "SELECT kind, expires_at, sum(remaining) FROM lots "
+    "WHERE program_id = :program_id AND account_id = :account_id AND remaining > 0 "
+    "AND (expires_at IS NULL OR expires_at > :now) GROUP BY kind, expires_at"
+)
+
+
+def to_account(row: AccountRow) -> Account:
+    return Account(
+        account_id=row.account_id,
+        program_id=row.program_id,
+        status=AccountStatus(row.status),
+        available=row.available,
+        held=row.held,
+        deficit=row.deficit,
+        merged_into=row.merged_into,
+    )
+
+
+def to_lot(row: LotRow) -> Lot:
+    return Lot(
+        lot_id=row.lot_id,
+        account_id=row.account_id,
+        kind=row.kind,
+        amount=row.amount,
+        remaining=row.remaining,
+        earned_at=row.earned_at,
+        expires_at=row.expires_at,
+        expired_amount=row.expired_amount,
+        source_tx_id=row.source_tx_id,
+    )
+
+
+class LedgerRepository:
+    def __init__(self, session: AsyncSession, program_id: str) -> None:
+        self.session = session
+        self.program_id = program_id
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def lock_account(self, account_id: str) -> Account:
+        accounts = await self.lock_accounts([account_id])
+        return accounts[account_id]
+
+    async def lock_accounts(self, account_ids: Iterable[str]) -> dict[str, Account]:
+        """Lock the accounts in ascending id order; NOT_FOUND for any the program lacks."""
+        wanted = sorted(set(account_ids))
+        rows = (
+            await self.session.scalars(
+                select(AccountRow)
+                .where(AccountRow.program_id == self.program_id, AccountRow.account_id.in_(wanted))
+                .order_by(AccountRow.account_id)
+                .with_for_update()
+            )
+        ).all()
+        found = {row.account_id: to_account(row) for row in rows}
+        for account_id in wanted:
+            if account_id not in found:
+                raise NotFound(
+                    f"member {account_id} does not exist in this program",
+                    reason="MEMBER_NOT_FOUND",
+                    field="member_id",
+                )
+        return found
+
+    async def lock_accounts_present(self, account_ids: Iterable[str]) -> dict[str, Account]:
+        """Like lock_accounts, but missing accounts are left out (a batch rejects them per
+        entry instead of failing whole)."""
+        rows = (
+            await self.session.scalars(
+                select(AccountRow)
+                .where(
+                    AccountRow.program_id == self.program_id,
+                    AccountRow.account_id.in_(sorted(set(account_ids))),
+                )
+                .order_by(AccountRow.account_id)
+                .with_for_update()
+            )
+        ).all()
+        return {row.account_id: to_account(row) for row in rows}
+
+    async def lock_idle_accounts(self, account_ids: Iterable[str]) -> dict[str, Account]:
+        """Lock the accounts nobody else holds right now (`SKIP LOCKED`): a sweeper takes the
+        idle ones and comes back for busy ones on its next pass instead of queueing."""
+        rows = (
+            await self.session.scalars(
+                select(AccountRow)
+                .where(
+                    AccountRow.program_id == self.program_id,
+                    AccountRow.account_id.in_(sorted(set(account_ids))),
+                )
+                .order_by(AccountRow.account_id)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        return {row.account_id: to_account(row) for row in rows}
+
+    async def due_lots(self, account_ids: Iterable[str], now: datetime) -> list[Lot]:
+        rows = await self.session.scalars(
+            select(LotRow).where(
+                LotRow.program_id == self.program_id,
+                LotRow.account_id.in_(list(account_ids)),
+                LotRow.remaining > 0,
+                LotRow.expires_at <= now,
+            )
+        )
+        return [to_lot(r) for r in rows]
+
+    async def balance(self, account_id: str, now: datetime) -> Balance:
+        """The balance as of now, aggregated in SQL (one row per kind and expiry moment), so
+        its cost does not grow with the number of lots an account ever received."""
+        account = await self.get_account(account_id)
+        rows = (
+            await self.session.execute(
+                _BALANCE, {"program_id": self.program_id, "account_id": account_id, "now": now}
+            )
+        ).all()
+        by_kind: dict[str, int] = {}
+        next_at: datetime | None = None
+        next_amount = 0
+        for kind, expires_at, amount in rows:
+            by_kind[kind] = by_kind.get(kind, 0) + int(amount)
+            if expires_at is not None and (next_at is None or expires_at < next_at):
+                next_at, next_amount = expires_at, int(amount)
+            elif expires_at is not None and expires_at == next_at:
+                next_amount += int(amount)
+        return Balance(
+            available=sum(by_kind.values()) - account.deficit,
+            held=account.held,
+            by_kind=dict(sorted(by_kind.items())),
+            next_expiry_at=next_at,
+            next_expiry_amount=next_amount,
+            deficit=account.deficit,
+        )
+
+    async def get_account(self, account_id: str) -> Account:
+        row = await self.session.scalar(
+            select(AccountRow).where(
+                AccountRow.program_id == self.program_id, AccountRow.account_id == account_id
+            )
+        )
+        if row is None:
+            raise NotFound(
+                f"member {account_id} does not exist in this program",
+                reason="MEMBER_NOT_FOUND",
+                field="member_id",
+            )
+        return to_account(row)
+
+    async def live_lots(self, account_id: str) -> list[Lot]:
+        rows = await self.session.scalars(
+            select(LotRow).where(
+                LotRow.program_id == self.program_id,
+                LotRow.account_id == account_id,
+                LotRow.remaining > 0,
+            )
+        )
+        return [to_lot(r) for r in rows]
+
+    async def all_lots(self, account_id: str) -> list[Lot]:
+        """Every lot of the account, spent ones included (a merge moves them all, so a later
+        reversal of a spend restores its lots on the surviving account)."""
+        rows = await self.session.scalars(
+            select(LotRow).where(
+                LotRow.program_id == self.program_id, LotRow.account_id == account_id
+            )
+        )
+        return [to_lot(r) for r in rows]
+
+    async def lots_by_id(self, lot_ids: Iterable[str]) -> list[Lot]:
+        ids = list(set(lot_ids))
+        if not ids:
+            return []
+        rows = await self.session.scalars(
+            select(LotRow).where(LotRow.program_id == self.program_id, LotRow.lot_id.in_(ids))
+        )
+        return [to_lot(r) for r in rows]
+
+    async def lots_for(self, account_id: str, extra_ids: Iterable[str] = ()) -> list[Lot]:
+        """Live lots of the account plus specific lots (held or spent ones) by id."""
+        lots = {lot.lot_id: lot for lot in await self.live_lots(account_id)}
+        for lot in await self.lots_by_id(i for i in extra_ids if i not in lots):
+            lots[lot.lot_id] = lot
+        return list(lots.values())
+
+    async def hold(self, hold_id: str, *, lock: bool = True) -> Hold:
+        query = select(HoldRow).where(
+            HoldRow.program_id == self.program_id, HoldRow.hold_id == hold_id
+        )
+        row = await self.session.scalar(query.with_for_update() if lock else query)
+        if row is None:
+            raise NotFound(
+                f"hold {hold_id} does not exist", reason="HOLD_NOT_FOUND", field="hold_id"
+            )
+        allocations = await self.session.scalars(
+            select(HoldAllocationRow).where(HoldAllocationRow.hold_id == hold_id)
+        )
+        return self._to_hold(row, [LotDraw(a.lot_id, a.amount) for a in allocations])
+
+    async def open_holds(self, account_id: str) -> list[Hold]:
+        rows = (
+            await self.session.scalars(
+                select(HoldRow).where(
+                    HoldRow.program_id == self.program_id,
+                    HoldRow.account_id == account_id,
+                    HoldRow.status == HoldStatus.OPEN.value,
+                )
+            )
+        ).all()
+        return [await self.hold(r.hold_id, lock=False) for r in rows]
+
+    async def transaction(self, tx_id: str) -> Transaction:
+        row = await self.session.scalar(
+            select(TransactionRow).where(
+                TransactionRow.program_id == self.program_id, TransactionRow.tx_id == tx_id
+            )
+        )
+        if row is None:
+            raise NotFound(
+                f"transaction {tx_id} does not exist in this program",
+                reason="TRANSACTION_NOT_FOUND",
+                field="transaction_id",
+            )
+        postings = await self.session.scalars(select(PostingRow).where(PostingRow.tx_id == tx_id))
+        draws = (
+            await self.session.scalars(select(LotDrawRow).where(LotDrawRow.tx_id == tx_id))
+        ).all()
+        created = await self.session.scalars(
+            select(LotRow.lot_id).where(LotRow.source_tx_id == tx_id).order_by(LotRow.lot_id)
+        )
+        return Transaction(
+            tx_id=row.tx_id,
+            program_id=row.program_id,
+            type=TxType(row.type),
+            account_id=row.account_id,
+            amount=row.amount,
+            postings=tuple(
+                Posting(AccountRef(p.account_type, p.account_id), p.amount)  # type: ignore[arg-type]
+                for p in postings
+            ),
+            occurred_at=row.occurred_at,
+            source=Source(SourceType(row.source_type), row.source_id),
+            reason=row.reason,
+            actor=row.actor,
+            idempotency_key=row.idempotency_key,
+            kind=row.kind,
+            sponsor_funded=row.sponsor_funded,
+            spent=tuple(LotDraw(d.lot_id, d.amount) for d in draws if d.role == "spent"),
+            expired=tuple(LotDraw(d.lot_id, d.amount) for d in draws if d.role == "expired"),
+            created_lot_ids=tuple(created),
+            counterparty_account_id=row.counterparty_account_id,
+            hold_id=row.hold_id,
+            reverses_tx_id=row.reverses_tx_id,
+            reversed_amount=row.reversed_amount,
+            shortfall=row.shortfall,
+        )
+
+    def _to_hold(self, row: HoldRow, allocations: Sequence[LotDraw]) -> Hold:
+        return Hold(
+            hold_id=row.hold_id,
+            account_id=row.account_id,
+            program_id=row.program_id,
+            amount=row.amount,
+            allocations=tuple(allocations),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            source=Source(SourceType(row.source_type), row.source_id),
+            reason=row.reason,
+            actor=row.actor,
+            idempotency_key=row.idempotency_key,
+            status=HoldStatus(row.status),
+            settled_at=row.settled_at,
+            captured_amount=row.captured_amount,
+            settle_tx_id=row.settle_tx_id,
+        )
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def save(self, plan: LedgerPlan) -> None:
+        """Persist everything a plan changes (the caller's transaction commits it)."""
+        s = self.session
+        if plan.transactions:
+            await s.execute(_INSERT_TX, [self._tx_values(t) for t in plan.transactions])
+            postings = [
+                {
+                    "tx_id": t.tx_id,
+                    "program_id": t.program_id,
+                    "account_type": p.account.type,
+                    "account_id": p.account.id,
+                    "amount": p.amount,
+                }
+                for t in plan.transactions
+                for p in t.postings
+            ]
+            if postings:
+                await s.execute(_INSERT_POSTINGS, postings)
+            draws = _merge_draws(plan.transactions)
+            if draws:
+                await s.execute(_INSERT_DRAWS, draws)
+        if plan.new_lots:
+            await s.execute(_INSERT_LOTS, [self._lot_values(lot) for lot in plan.new_lots])
+        # Bulk UPDATE by primary key: one pipelined executemany, whatever the batch size.
+        if plan.lot_updates:
+            await s.execute(
+                update(LotRow),
+                [
+                    {
+                        "lot_id": lot.lot_id,
+                        "account_id": lot.account_id,  # a merge moves lots to the survivor
+                        "remaining": lot.remaining,
+                        "expired_amount": lot.expired_amount,
+                    }
+                    for lot in plan.lot_updates
+                ],
+            )
+        if plan.account_updates:
+            await s.execute(
+                update(AccountRow),
+                [
+                    {
+                        "account_id": a.account_id,
+                        "status": a.status.value,
+                        "available": a.available,
+                        "held": a.held,
+                        "deficit": a.deficit,
+                        "merged_into": a.merged_into,
+                    }
+                    for a in plan.account_updates
+                ],
+            )
+        if plan.new_holds:
+            await s.execute(_INSERT_HOLDS, [self._hold_values(h) for h in plan.new_holds])
+            allocations = [
+                {"hold_id": h.hold_id, "lot_id": a.lot_id, "amount": a.amount}
+                for h in plan.new_holds
+                for a in h.allocations
+            ]
+            if allocations:
+                await s.execute(_INSERT_ALLOCATIONS, allocations)
+        for hold in plan.hold_updates:
+            values = self._hold_values(hold)
+            del values["hold_id"]
+            await s.execute(update(HoldRow).where(HoldRow.hold_id == hold.hold_id).values(**values))
+        for tx in plan.transaction_updates:
+            await s.execute(
+                update(TransactionRow)
+                .where(TransactionRow.tx_id == tx.tx_id)
+                .values(reversed_amount=tx.reversed_amount)
+            )
+
+    @staticmethod
+    def _tx_values(t: Transaction) -> dict[str, Any]:
+        return {
+            "tx_id": t.tx_id,
+            "program_id": t.program_id,
+            "type": t.type.value,
+            "account_id": t.account_id,
+            "amount": t.amount,
+            "occurred_at": t.occurred_at,
+            "source_type": t.source.type.value,
+            "source_id": t.source.id,
+            "reason": t.reason,
+            "actor": t.actor,
+            "idempotency_key": t.idempotency_key,
+            "kind": t.kind,
+            "sponsor_funded": t.sponsor_funded,
+            "counterparty_account_id": t.counterparty_account_id,
+            "hold_id": t.hold_id,
+            "reverses_tx_id": t.reverses_tx_id,
+            "reversed_amount": t.reversed_amount,
+            "shortfall": t.shortfall,
+        }
+
+    def _lot_values(self, lot: Lot) -> dict[str, Any]:
+        return {
+            "lot_id": lot.lot_id,
+            "program_id": self.program_id,
+            "account_id": lot.account_id,
+            "kind": lot.kind,
+            "amount": lot.amount,
+            "remaining": lot.remaining,
+            "expired_amount": lot.expired_amount,
+            "earned_at": lot.earned_at,
+            "expires_at": lot.expires_at,
+            "source_tx_id": lot.source_tx_id,
+        }
+
+    @staticmethod
+    def _hold_values(h: Hold) -> dict[str, Any]:
+        return {
+            "hold_id": h.hold_id,
+            "program_id": h.program_id,
+            "account_id": h.account_id,
+            "amount": h.amount,
+            "status": h.status.value,
+            "created_at": h.created_at,
+            "expires_at": h.expires_at,
+            "settled_at": h.settled_at,
+            "captured_amount": h.captured_amount,
+            "settle_tx_id": h.settle_tx_id,
+            "source_type": h.source.type.value,
+            "source_id": h.source.id,
+            "reason": h.reason,
+            "actor": h.actor,
+            "idempotency_key": h.idempotency_key,
+        }
+
+
+def _merge_draws(transactions: Sequence[Transaction]) -> list[dict[str, Any]]:
+    """(tx, lot, role) is the key: a spend drawing twice from one lot is stored once, summed."""
+    merged: dict[tuple[str, str, str], int] = {}
+    for t in transactions:
+        for role, draws in (("spent", t.spent), ("expired", t.expired)):
+            for d in draws:
+                key = (t.tx_id, d.lot_id, role)
+                merged[key] = merged.get(key, 0) + d.amount
+    return [
+        {"tx_id": tx, "lot_id": lot, "role": role, "amount": amount}
+        for (tx, lot, role), amount in merged.items()
+    ]

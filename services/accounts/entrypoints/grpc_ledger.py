@@ -1,0 +1,303 @@
+"""Ledger RPCs of AccountsService: credit, batch credit, debit, adjust, balance, history,
+expiring soon, reverse, transfer, verify. Thin: proto -> domain command -> Ledger -> proto."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import grpc
+
+from runtime.db.unit_of_work import UnitOfWork
+from runtime.errors import TamaruError
+from runtime.messaging.commands import error_detail
+from services.accounts.adapters.event_mapping import timestamp, to_proto
+from services.accounts.adapters.ledger_queries import history_page, page_size, verify_program
+from services.accounts.adapters.ledger_repository import LedgerRepository
+from services.accounts.adapters.member_lookup import resolve_account_id
+from services.accounts.domain.balances import expiring_within
+from services.accounts.domain.commands import AdjustPoints, Credit
+from services.accounts.domain.model import Source, SourceType
+from services.accounts.entrypoints.ledger_convert import (
+    balance_proto,
+    credit_command,
+    debit_command,
+    draws_proto,
+    expiring_proto,
+    kind_from,
+    optional_time,
+    reverse_command,
+    source_from,
+    transaction_proto,
+    transfer_command,
+)
+from services.accounts.entrypoints.rpc_base import RpcBase
+from tamaru.accounts.v1 import accounts_pb2, ledger_pb2
+from tamaru.common.v1 import common_pb2
+
+
+def credit_result(
+    plan_tx_id: str, account_id: str, lot_id: str, expires_at: datetime | None, deficit_repaid: int
+) -> accounts_pb2.CreditResult:
+    result = accounts_pb2.CreditResult(
+        transaction_id=plan_tx_id,
+        account_id=account_id,
+        lot_id=lot_id,
+        deficit_repaid=deficit_repaid,
+    )
+    if expires_at is not None:
+        result.expires_at.CopyFrom(timestamp(expires_at))
+    return result
+
+
+class LedgerRpcs(RpcBase):
+    async def _balance(
+        self, uow: UnitOfWork, program_id: str, account_id: str
+    ) -> ledger_pb2.Balance:
+        repo = LedgerRepository(uow.session, program_id)
+        return balance_proto(await repo.balance(account_id, datetime.now(UTC)))
+
+    async def Credit(
+        self, request: accounts_pb2.CreditRequest, context: grpc.aio.ServicerContext
+    ) -> accounts_pb2.CreditResponse:
+        actor = self.caller().key_id
+
+        async def work(uow: UnitOfWork, program_id: str) -> accounts_pb2.CreditResponse:
+            account_id = await resolve_account_id(uow.session, program_id, request.member)
+            plan = await self.ledger(program_id).credit(
+                uow, credit_command(request, account_id, actor, request.idempotency_key)
+            )
+            lot = plan.new_lots[0]
+            event = plan.events[0]
+            return accounts_pb2.CreditResponse(
+                result=credit_result(
+                    plan.transaction.tx_id,
+                    account_id,
+                    lot.lot_id,
+                    lot.expires_at,
+                    getattr(event, "deficit_repaid", 0),
+                ),
+                balance=await self._balance(uow, program_id, account_id),
+            )
+
+        return await self.mutate("Credit", request, accounts_pb2.CreditResponse, work)
+
+    async def BatchCredit(
+        self, request: accounts_pb2.BatchCreditRequest, context: grpc.aio.ServicerContext
+    ) -> accounts_pb2.BatchCreditResponse:
+        actor = self.caller().key_id
+
+        async def work(uow: UnitOfWork, program_id: str) -> accounts_pb2.BatchCreditResponse:
+            results: list[accounts_pb2.BatchCreditEntryResult] = []
+            cmds: list[Credit] = []
+            positions: list[int] = []  # request index of each command
+            for index, entry in enumerate(request.entries):
+                try:
+                    account_id = await resolve_account_id(
+                        uow.session, program_id, entry.member, field=f"entries[{index}].member"
+                    )
+                    source = source_from(entry.source, field=f"entries[{index}].source")
+                except TamaruError as exc:
+                    results.append(
+                        accounts_pb2.BatchCreditEntryResult(index=index, error=error_detail(exc))
+                    )
+                    continue
+                positions.append(index)
+                cmds.append(
+                    Credit(
+                        account_id=account_id,
+                        amount=entry.amount,
+                        source=source,
+                        kind=kind_from(entry.kind),
+                        reason=entry.reason,
+                        actor=actor,
+                        idempotency_key=f"{request.idempotency_key}#{index}",
+                        sponsor_funded=entry.sponsor_funded,
+                        earned_at=optional_time(entry.earned_at, entry.HasField("earned_at")),
+                    )
+                )
+            batch = await self.ledger(program_id).batch_credit(uow, cmds)
+            lots_by_tx = {lot.source_tx_id: lot for lot in batch.plan.new_lots}
+            for tx, cmd_index in zip(batch.plan.transactions, batch.accepted, strict=True):
+                lot = lots_by_tx[tx.tx_id]
+                results.append(
+                    accounts_pb2.BatchCreditEntryResult(
+                        index=positions[cmd_index],
+                        result=credit_result(
+                            tx.tx_id, tx.account_id, lot.lot_id, lot.expires_at, 0
+                        ),
+                    )
+                )
+            for rejected in batch.rejected:
+                index = positions[rejected.index]
+                err = rejected.error
+                err.field = err.field.replace(f"entries[{rejected.index}]", f"entries[{index}]")
+                results.append(
+                    accounts_pb2.BatchCreditEntryResult(index=index, error=error_detail(err))
+                )
+            results.sort(key=lambda r: r.index)
+            rejected_count = sum(1 for r in results if r.HasField("error"))
+            return accounts_pb2.BatchCreditResponse(
+                credited=len(results) - rejected_count, rejected=rejected_count, results=results
+            )
+
+        return await self.mutate("BatchCredit", request, accounts_pb2.BatchCreditResponse, work)
+
+    async def Debit(
+        self, request: accounts_pb2.DebitRequest, context: grpc.aio.ServicerContext
+    ) -> accounts_pb2.DebitResponse:
+        actor = self.caller().key_id
+
+        async def work(uow: UnitOfWork, program_id: str) -> accounts_pb2.DebitResponse:
+            account_id = await resolve_account_id(uow.session, program_id, request.member)
+            plan = await self.ledger(program_id).debit(
+                uow, debit_command(request, account_id, actor, request.idempotency_key)
+            )
+            tx = plan.transaction
+            return accounts_pb2.DebitResponse(
+                result=accounts_pb2.DebitResult(
+                    transaction_id=tx.tx_id,
+                    account_id=account_id,
+                    draws=draws_proto(tx.spent),
+                ),
+                balance=await self._balance(uow, program_id, account_id),
+            )
+
+        return await self.mutate("Debit", request, accounts_pb2.DebitResponse, work)
+
+    async def AdjustPoints(
+        self, request: accounts_pb2.AdjustPointsRequest, context: grpc.aio.ServicerContext
+    ) -> accounts_pb2.AdjustPointsResponse:
+        actor = self.caller().key_id
+
+        async def work(uow: UnitOfWork, program_id: str) -> accounts_pb2.AdjustPointsResponse:
+            account_id = await resolve_account_id(uow.session, program_id, request.member)
+            plan = await self.ledger(program_id).adjust(
+                uow,
+                AdjustPoints(
+                    account_id=account_id,
+                    delta=request.delta,
+                    reason=request.reason,
+                    actor=actor,
+                    source=Source(SourceType.ADMIN, actor),
+                    kind=kind_from(request.kind),
+                    idempotency_key=request.idempotency_key,
+                ),
+            )
+            return accounts_pb2.AdjustPointsResponse(
+                transaction_id=plan.transaction.tx_id,
+                balance=await self._balance(uow, program_id, account_id),
+            )
+
+        return await self.mutate("AdjustPoints", request, accounts_pb2.AdjustPointsResponse, work)
+
+    async def GetBalance(
+        self, request: accounts_pb2.GetBalanceRequest, context: grpc.aio.ServicerContext
+    ) -> accounts_pb2.GetBalanceResponse:
+        async def work(uow: UnitOfWork, program_id: str) -> accounts_pb2.GetBalanceResponse:
+            account_id = await resolve_account_id(uow.session, program_id, request.member)
+            return accounts_pb2.GetBalanceResponse(
+                account_id=account_id, balance=await self._balance(uow, program_id, account_id)
+            )
+
+        return await self.read(work)
+
+    async def ListHistory(
+        self, request: accounts_pb2.ListHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> accounts_pb2.ListHistoryResponse:
+        async def work(uow: UnitOfWork, program_id: str) -> accounts_pb2.ListHistoryResponse:
+            account_id = await resolve_account_id(uow.session, program_id, request.member)
+            types = [
+                ledger_pb2.TransactionType.Name(t).removeprefix("TRANSACTION_TYPE_").lower()
+                for t in request.types
+            ]
+            txs, token = await history_page(
+                uow.session,
+                program_id,
+                account_id,
+                size=page_size(request.page.page_size),
+                token=request.page.page_token,
+                since=optional_time(request.since, request.HasField("since")),
+                until=optional_time(request.until, request.HasField("until")),
+                types=types,
+            )
+            return accounts_pb2.ListHistoryResponse(
+                transactions=[transaction_proto(t, for_account=account_id) for t in txs],
+                page=common_pb2.PageResponse(next_page_token=token),
+            )
+
+        return await self.read(work)
+
+    async def ListExpiringSoon(
+        self, request: accounts_pb2.ListExpiringSoonRequest, context: grpc.aio.ServicerContext
+    ) -> accounts_pb2.ListExpiringSoonResponse:
+        async def work(uow: UnitOfWork, program_id: str) -> accounts_pb2.ListExpiringSoonResponse:
+            account_id = await resolve_account_id(uow.session, program_id, request.member)
+            days = request.within_days or self.ctx.programs.spec(program_id).expiring_soon_days
+            lots = await LedgerRepository(uow.session, program_id).live_lots(account_id)
+            items = expiring_within(lots, datetime.now(UTC), days)
+            return accounts_pb2.ListExpiringSoonResponse(
+                expiring=[expiring_proto(i) for i in items], total=sum(i.amount for i in items)
+            )
+
+        return await self.read(work)
+
+    async def ReverseTransaction(
+        self, request: accounts_pb2.ReverseTransactionRequest, context: grpc.aio.ServicerContext
+    ) -> accounts_pb2.ReverseTransactionResponse:
+        actor = self.caller().key_id
+
+        async def work(uow: UnitOfWork, program_id: str) -> accounts_pb2.ReverseTransactionResponse:
+            plan = await self.ledger(program_id).reverse(
+                uow, reverse_command(request, actor, request.idempotency_key)
+            )
+            tx = plan.transaction
+            event = to_proto(plan.events[0])
+            return accounts_pb2.ReverseTransactionResponse(
+                result=getattr(event, "result", None),
+                balance=await self._balance(uow, program_id, tx.account_id),
+            )
+
+        return await self.mutate(
+            "ReverseTransaction", request, accounts_pb2.ReverseTransactionResponse, work
+        )
+
+    async def Transfer(
+        self, request: accounts_pb2.TransferRequest, context: grpc.aio.ServicerContext
+    ) -> accounts_pb2.TransferResponse:
+        actor = self.caller().key_id
+
+        async def work(uow: UnitOfWork, program_id: str) -> accounts_pb2.TransferResponse:
+            sender = await resolve_account_id(
+                uow.session, program_id, request.from_member, field="from_member"
+            )
+            receiver = await resolve_account_id(
+                uow.session, program_id, request.to_member, field="to_member"
+            )
+            plan = await self.ledger(program_id).transfer(
+                uow, transfer_command(request, sender, receiver, actor, request.idempotency_key)
+            )
+            return accounts_pb2.TransferResponse(
+                transaction_id=plan.transaction.tx_id,
+                balance=await self._balance(uow, program_id, sender),
+            )
+
+        return await self.mutate("Transfer", request, accounts_pb2.TransferResponse, work)
+
+    async def Verify(
+        self, request: accounts_pb2.VerifyRequest, context: grpc.aio.ServicerContext
+    ) -> accounts_pb2.VerifyResponse:
+        async def work(uow: UnitOfWork, program_id: str) -> accounts_pb2.VerifyResponse:
+            v = await verify_program(uow.session, program_id)
+            return accounts_pb2.VerifyResponse(
+                consistent=not v.problems,
+                problems=v.problems[:100],
+                accounts_checked=v.accounts_checked,
+                issued=-v.system.get("issued", 0),
+                member_balances=v.member_balances,
+                held=v.held,
+                redeemed=v.system.get("redeemed", 0),
+                expired=v.system.get("expired", 0),
+                adjustments=v.system.get("adjustments", 0),
+            )
+
+        return await self.read(work)

@@ -1,0 +1,100 @@
+"""The ledger's background worker: runs the expiry and hold-timeout sweeps on a timer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
+from runtime.telemetry import metrics
+from services.accounts.service_layer.sweeps import (
+    SweepResult,
+    announce_expiring_soon,
+    expire_due_lots,
+    expiry_backlog,
+    release_timed_out_holds,
+)
+
+log = logging.getLogger(__name__)
+
+Sweep = Callable[[UnitOfWork, datetime, int], Awaitable[SweepResult]]
+
+
+class LedgerSweeper:
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        *,
+        interval: float = 5.0,
+        batch_size: int = 5000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        reminder_days: Callable[[], dict[str, int]] = dict,
+    ) -> None:
+        self._reminder_days = reminder_days  # program id -> its expiringSoonDays
+        self._uow_factory = uow_factory
+        self._interval = interval
+        self._batch_size = batch_size
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ledger-sweeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run_once(self, now: datetime | None = None) -> tuple[int, int]:
+        """Sweep until nothing due is left (or only busy accounts); returns (expired lots,
+        released holds)."""
+        now = now or self._clock()
+        totals = []
+        for sweep in (expire_due_lots, release_timed_out_holds):
+            total = 0
+            while True:
+                result = await run_in_transaction(
+                    self._uow_factory,
+                    lambda uow, sweep=sweep: sweep(uow, now, self._batch_size),  # type: ignore[misc]
+                )
+                total += result.done
+                if result.found < self._batch_size or result.done == 0:
+                    break
+            totals.append(total)
+        async with self._uow_factory() as uow:
+            metrics.expiry_backlog.set(await expiry_backlog(uow, now))
+        await self.remind(now)
+        return totals[0], totals[1]
+
+    async def remind(self, now: datetime) -> int:
+        """Announce points expiring within each program's horizon; returns reminders sent."""
+        sent = 0
+        for program_id, days in sorted(self._reminder_days().items()):
+            while True:
+                result = await run_in_transaction(
+                    self._uow_factory,
+                    lambda uow, p=program_id, d=days: announce_expiring_soon(  # type: ignore[misc]
+                        uow, p, d, now, self._batch_size
+                    ),
+                )
+                sent += result.done
+                if result.found < self._batch_size:
+                    break
+        return sent
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                expired, released = await self.run_once()
+                if expired or released:
+                    log.info("ledger sweep: %d lots expired, %d holds released", expired, released)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("ledger sweep failed; retrying next interval")
+            await asyncio.sleep(self._interval)

@@ -1,0 +1,222 @@
+"""Applies accounts' events to billing's tables: charges, members, usage, tiers, drafts.
+
+Runs inside the consumer's transaction, after the inbox claimed the event, so each event
+takes effect once. Every effect is either a sum (counters, charges) or keyed by time
+(member status, tiers), so the order events arrive in does not change the result.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from google.protobuf.message import Message
+
+from runtime.db.unit_of_work import UnitOfWork
+from runtime.errors import NotFound
+from runtime.programs.registry import ProgramRegistry
+from runtime.programs.spec import ProgramSpec
+from services.billing.adapters.invoice_repository import InvoiceRepository
+from services.billing.adapters.repository import BillingRepository
+from services.billing.domain.periods import Period
+from services.billing.domain.usage import Metric, source_key
+from services.billing.service_layer.drafts import Drafts
+from tamaru.accounts.v1 import events_pb2, ledger_pb2
+from tamaru.common.v1 import common_pb2
+
+log = logging.getLogger(__name__)
+
+CLOSED_STATUSES = {ledger_pb2.ACCOUNT_STATUS_CLOSED, ledger_pb2.ACCOUNT_STATUS_MERGED}
+
+
+class ProgramNotReady(RuntimeError):
+    """The event's program config has not reached billing yet: retry later (not poison)."""
+
+
+@dataclass
+class EventContext:
+    envelope: common_pb2.EventEnvelope
+    spec: ProgramSpec
+    at: datetime
+    period: Period
+    repo: BillingRepository
+    drafts: Drafts
+
+
+def source_type_name(source: ledger_pb2.Source) -> str:
+    name = ledger_pb2.SourceType.Name(source.type).removeprefix("SOURCE_TYPE_").lower()
+    return "" if name == "unspecified" else name
+
+
+async def _charge(
+    ev: EventContext, points: int, *, reversal: bool, account_id: str, tx_id: str, key: str
+) -> None:
+    await ev.repo.start_no_later_than(ev.at.astimezone(ev.spec.zone).date())
+    billed = await ev.drafts.billing_period(ev.period)
+    unit = ev.spec.yen_per_point
+    added = await ev.repo.add_charge(
+        {
+            "event_id": ev.envelope.event_id,
+            "account_id": account_id,
+            "transaction_id": tx_id,
+            "occurred_at": ev.at,
+            "occurred_period": str(ev.period),
+            "billed_period": str(billed),
+            "points": points,
+            "unit_yen": unit,
+            "amount_yen": points * unit,
+            "reversal": reversal,
+            "source_key": key,
+        }
+    )
+    if added:
+        await ev.drafts.recompute_from(min(billed, ev.period))
+
+
+async def points_credited(ev: EventContext, msg: events_pb2.PointsCredited) -> None:
+    key = source_key(source_type_name(msg.source), msg.source.id)
+    count = ev.repo.count
+    if msg.adjustment:
+        await count(ev.period, Metric.ADJUSTED_UP, "", msg.amount)
+    else:
+        await count(ev.period, Metric.GRANTED, key, msg.amount)
+    await count(ev.period, Metric.LIABILITY, "", msg.amount)
+    if msg.source.type == ledger_pb2.SOURCE_TYPE_THANKS:
+        await count(ev.period, Metric.THANKS_POINTS, "", msg.amount)
+        await count(ev.period, Metric.THANKS_MESSAGES, "", 1)
+        await count(ev.period, Metric.THANKS_RECEIVED, msg.account_id, msg.amount)
+    await ev.repo.mark_active(ev.period, msg.account_id)
+    if msg.sponsor_funded:
+        await count(ev.period, Metric.GRANTED_SPONSOR_FUNDED, "", msg.amount)
+        await _charge(
+            ev, msg.amount, reversal=False, account_id=msg.account_id,
+            tx_id=msg.transaction_id, key=key,
+        )  # fmt: skip
+
+
+async def transaction_reversed(ev: EventContext, msg: events_pb2.TransactionReversed) -> None:
+    result = msg.result
+    count = ev.repo.count
+    await count(ev.period, Metric.CLAWED_BACK, "", result.clawed_back)
+    await count(ev.period, Metric.RESTORED, "", result.restored)
+    await count(ev.period, Metric.EXPIRED, "", result.expired)
+    await count(
+        ev.period, Metric.LIABILITY, "", result.restored - result.expired - result.clawed_back
+    )
+    await ev.repo.mark_active(ev.period, msg.account_id)
+    if msg.sponsor_funded and result.clawed_back:
+        # The sponsor is credited for points actually taken back (not for a shortfall the
+        # member had already spent, nor for points that had expired).
+        key = source_key(source_type_name(msg.source), msg.source.id)
+        await _charge(
+            ev, -result.clawed_back, reversal=True, account_id=msg.account_id,
+            tx_id=result.transaction_id, key=key,
+        )  # fmt: skip
+
+
+async def points_debited(ev: EventContext, msg: events_pb2.PointsDebited) -> None:
+    metric = Metric.ADJUSTED_DOWN if msg.adjustment else Metric.SPENT
+    key = "" if msg.adjustment else (source_type_name(msg.source) or "unspecified")
+    await ev.repo.count(ev.period, metric, key, msg.amount)
+    await ev.repo.count(ev.period, Metric.LIABILITY, "", -msg.amount)
+    await ev.repo.mark_active(ev.period, msg.account_id)
+
+
+async def hold_captured(ev: EventContext, msg: events_pb2.HoldCaptured) -> None:
+    key = source_type_name(msg.source) or "unspecified"
+    await ev.repo.count(ev.period, Metric.SPENT, key, msg.amount)
+    await ev.repo.count(ev.period, Metric.LIABILITY, "", -msg.amount)
+    await ev.repo.mark_active(ev.period, msg.account_id)
+
+
+async def points_expired(ev: EventContext, msg: events_pb2.PointsExpired) -> None:
+    await ev.repo.count(ev.period, Metric.EXPIRED, "", msg.amount)
+    await ev.repo.count(ev.period, Metric.LIABILITY, "", -msg.amount)
+
+
+async def points_transferred(ev: EventContext, msg: events_pb2.PointsTransferred) -> None:
+    await ev.repo.mark_active(ev.period, msg.from_account_id)
+    await ev.repo.mark_active(ev.period, msg.to_account_id)
+    if msg.source.type != ledger_pb2.SOURCE_TYPE_THANKS:
+        return
+    count = ev.repo.count
+    await count(ev.period, Metric.THANKS_POINTS, "", msg.amount)
+    await count(ev.period, Metric.THANKS_MESSAGES, "", 1)
+    # Keyed by account: the report shows each member's external ref (known from enrolment).
+    await count(ev.period, Metric.THANKS_SENT, msg.from_account_id, msg.amount)
+    await count(ev.period, Metric.THANKS_RECEIVED, msg.to_account_id, msg.amount)
+
+
+async def member_enrolled(ev: EventContext, msg: events_pb2.MemberEnrolled) -> None:
+    at = msg.enrolled_at.ToDatetime(tzinfo=UTC) if msg.HasField("enrolled_at") else ev.at
+    await ev.repo.start_no_later_than(at.astimezone(ev.spec.zone).date())
+    await ev.repo.enrolled(msg.account_id, msg.member_external_ref, at)
+    await _members_changed(ev, Period.containing(at, ev.spec.zone))
+
+
+async def member_status_changed(ev: EventContext, msg: events_pb2.MemberStatusChanged) -> None:
+    await ev.repo.status_changed(msg.account_id, msg.new_status in CLOSED_STATUSES, ev.at)
+    await _members_changed(ev, ev.period)
+
+
+async def accounts_merged(ev: EventContext, msg: events_pb2.AccountsMerged) -> None:
+    await ev.repo.status_changed(msg.absorbed_account_id, True, ev.at)
+    await _members_changed(ev, ev.period)
+
+
+async def tier_changed(ev: EventContext, msg: events_pb2.TierChanged) -> None:
+    await ev.repo.tier_changed(ev.envelope.event_id, msg.account_id, msg.new_tier_id, ev.at)
+
+
+async def _members_changed(ev: EventContext, period: Period) -> None:
+    await ev.drafts.live(period)  # the period is billed even if no charge ever lands on it
+    await ev.drafts.recompute_from(period)
+
+
+Handler = Callable[[EventContext, Message], Awaitable[None]]
+HANDLERS: dict[str, tuple[type[Message], Handler]] = {
+    "points_credited": (events_pb2.PointsCredited, points_credited),  # type: ignore[dict-item]
+    "transaction_reversed": (events_pb2.TransactionReversed, transaction_reversed),  # type: ignore[dict-item]
+    "points_debited": (events_pb2.PointsDebited, points_debited),  # type: ignore[dict-item]
+    "hold_captured": (events_pb2.HoldCaptured, hold_captured),  # type: ignore[dict-item]
+    "points_expired": (events_pb2.PointsExpired, points_expired),  # type: ignore[dict-item]
+    "points_transferred": (events_pb2.PointsTransferred, points_transferred),  # type: ignore[dict-item]
+    "member_enrolled": (events_pb2.MemberEnrolled, member_enrolled),  # type: ignore[dict-item]
+    "member_status_changed": (events_pb2.MemberStatusChanged, member_status_changed),  # type: ignore[dict-item]
+    "accounts_merged": (events_pb2.AccountsMerged, accounts_merged),  # type: ignore[dict-item]
+    "tier_changed": (events_pb2.TierChanged, tier_changed),  # type: ignore[dict-item]
+}
+
+
+class AccountsEventApplier:
+    """The consumer's handler: envelope -> the event's effect on billing's tables."""
+
+    def __init__(self, programs: ProgramRegistry) -> None:
+        self.programs = programs
+
+    async def __call__(self, uow: UnitOfWork, envelope: common_pb2.EventEnvelope) -> None:
+        entry = HANDLERS.get(envelope.event_type)
+        if entry is None:
+            return  # holds, links, news...: nothing billing counts
+        message_type, handler = entry
+        try:
+            spec = self.programs.spec(envelope.program_id)
+        except NotFound:
+            raise ProgramNotReady(
+                f"program {envelope.program_id!r} is not configured on billing yet"
+            ) from None
+        at = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        repo = BillingRepository(uow.session, envelope.program_id)
+        invoices = InvoiceRepository(uow.session, envelope.program_id)
+        await repo.ensure_program(at.astimezone(spec.zone).date())
+        ev = EventContext(
+            envelope=envelope,
+            spec=spec,
+            at=at,
+            period=Period.containing(at, spec.zone),
+            repo=repo,
+            drafts=Drafts(repo, invoices, spec),
+        )
+        await handler(ev, message_type.FromString(envelope.payload))

@@ -1,0 +1,134 @@
+"""Accounts' ledger commands as earn uses them (NATS request/reply, keys passed through).
+
+Earn never writes the ledger: every credit, reversal and transfer is a command to accounts
+whose idempotency key is derived from the client's key or event id (`<key>:<step>`), so a
+retry of the client's call repeats none of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from runtime.messaging.commands import CommandClient
+from tamaru.accounts.v1 import commands_pb2 as c
+from tamaru.accounts.v1 import ledger_pb2, members_pb2
+
+ACTIVE = ledger_pb2.ACCOUNT_STATUS_ACTIVE
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    account_id: str
+    status: int
+    tier_id: str
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+
+def by_account(account_id: str) -> members_pb2.MemberSelector:
+    return members_pb2.MemberSelector(account_id=account_id)
+
+
+class AccountsClient:
+    def __init__(self, commands: CommandClient, program_id: str, actor: str) -> None:
+        self._commands = commands
+        self._program = program_id
+        self._actor = actor
+
+    async def resolve(self, member: members_pb2.MemberSelector) -> MemberInfo:
+        reply = await self._commands.call(
+            "accounts",
+            "ResolveIdentifier",
+            c.LedgerCommandServiceResolveIdentifierRequest(member=member),
+            c.LedgerCommandServiceResolveIdentifierResponse,
+            program_id=self._program,
+        )
+        return MemberInfo(reply.account_id, reply.status, reply.tier_id)
+
+    async def credit(
+        self,
+        key: str,
+        account_id: str,
+        amount: int,
+        *,
+        kind: str,
+        source: ledger_pb2.Source,
+        reason: str,
+        sponsor_funded: bool,
+        earned_at: datetime | None = None,
+        member: members_pb2.MemberSelector | None = None,
+    ) -> c.LedgerCommandServiceCreditResponse:
+        """Credit `account_id` (or the member `member` selects, when given)."""
+        request = c.LedgerCommandServiceCreditRequest(
+            idempotency_key=key,
+            member=member or by_account(account_id),
+            amount=amount,
+            kind=kind,
+            source=source,
+            reason=reason[:500],
+            actor=self._actor,
+            sponsor_funded=sponsor_funded,
+        )
+        if earned_at is not None:
+            stamp = Timestamp()
+            stamp.FromDatetime(earned_at)
+            request.earned_at.CopyFrom(stamp)
+        return await self._commands.call(
+            "accounts",
+            "Credit",
+            request,
+            c.LedgerCommandServiceCreditResponse,
+            program_id=self._program,
+            idempotency_key=key,
+        )
+
+    async def reverse(
+        self, key: str, transaction_id: str, amount: int, *, source: ledger_pb2.Source, reason: str
+    ) -> c.LedgerCommandServiceReverseResponse:
+        return await self._commands.call(
+            "accounts",
+            "Reverse",
+            c.LedgerCommandServiceReverseRequest(
+                idempotency_key=key,
+                transaction_id=transaction_id,
+                amount=amount,
+                source=source,
+                reason=reason[:500],
+                actor=self._actor,
+            ),
+            c.LedgerCommandServiceReverseResponse,
+            program_id=self._program,
+            idempotency_key=key,
+        )
+
+    async def transfer(
+        self,
+        key: str,
+        sender: str,
+        receiver: str,
+        amount: int,
+        *,
+        source: ledger_pb2.Source,
+        reason: str,
+    ) -> c.LedgerCommandServiceTransferResponse:
+        return await self._commands.call(
+            "accounts",
+            "Transfer",
+            c.LedgerCommandServiceTransferRequest(
+                idempotency_key=key,
+                from_member=by_account(sender),
+                to_member=by_account(receiver),
+                amount=amount,
+                source=source,
+                reason=reason[:500],
+                actor=self._actor,
+            ),
+            c.LedgerCommandServiceTransferResponse,
+            program_id=self._program,
+            idempotency_key=key,
+        )

@@ -1,0 +1,6 @@
+"""Alembic environment of the earn service (schema `earn`)."""
+
+from runtime.db.base import Base
+from runtime.db.migrations import run_migrations_online
+
+run_migrations_online(Base.metadata)

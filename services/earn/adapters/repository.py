@@ -1,0 +1,137 @@
+"""Queries on earn's own tables: rule usage counters, purchases, offers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.earn.adapters.orm import OfferRow, PurchaseRow, RuleUsageRow
+from services.earn.domain.earn_rules import RuleUsage
+
+TOTAL = "*"  # account_id of a rule's total (budget) counter
+
+
+async def rule_usage(
+    session: AsyncSession,
+    program_id: str,
+    account_id: str,
+    rule_ids: Iterable[str],
+    *,
+    lock: bool,
+) -> RuleUsage:
+    """What capped rules gave this member and in total. With `lock`, the counters are locked
+    until commit so concurrent purchases never overrun a cap or budget together."""
+    ids = sorted(set(rule_ids))
+    if not ids:
+        return RuleUsage()
+    keys = [(rule_id, who) for rule_id in ids for who in (account_id, TOTAL)]
+    if lock:
+        await session.execute(
+            insert(RuleUsageRow)
+            .values([{"program_id": program_id, "rule_id": r, "account_id": a} for r, a in keys])
+            .on_conflict_do_nothing()
+        )
+    query = (
+        select(RuleUsageRow.rule_id, RuleUsageRow.account_id, RuleUsageRow.points)
+        .where(
+            RuleUsageRow.program_id == program_id,
+            RuleUsageRow.rule_id.in_(ids),
+            RuleUsageRow.account_id.in_([account_id, TOTAL]),
+        )
+        # A fixed order locks the same rows in the same order in every transaction.
+        .order_by(RuleUsageRow.rule_id, RuleUsageRow.account_id)
+    )
+    if lock:
+        query = query.with_for_update()
+    by_member: dict[str, int] = {}
+    in_total: dict[str, int] = {}
+    for rule_id, who, points in (await session.execute(query)).all():
+        (in_total if who == TOTAL else by_member)[rule_id] = int(points)
+    return RuleUsage(by_member=by_member, in_total=in_total)
+
+
+async def add_rule_usage(
+    session: AsyncSession, program_id: str, account_id: str, given: Mapping[str, int]
+) -> None:
+    for rule_id, points in given.items():
+        await session.execute(
+            update(RuleUsageRow)
+            .where(
+                RuleUsageRow.program_id == program_id,
+                RuleUsageRow.rule_id == rule_id,
+                RuleUsageRow.account_id.in_([account_id, TOTAL]),
+            )
+            .values(points=RuleUsageRow.points + points)
+        )
+
+
+async def purchase_for_update(
+    session: AsyncSession, program_id: str, purchase_id: str
+) -> PurchaseRow | None:
+    return (
+        await session.scalars(
+            select(PurchaseRow)
+            .where(PurchaseRow.program_id == program_id, PurchaseRow.purchase_id == purchase_id)
+            .with_for_update()
+        )
+    ).first()
+
+
+async def held_offer(
+    session: AsyncSession, program_id: str, account_id: str, offer_issue_id: str, *, lock: bool
+) -> OfferRow | None:
+    query = select(OfferRow).where(
+        OfferRow.program_id == program_id,
+        OfferRow.account_id == account_id,
+        OfferRow.offer_issue_id == offer_issue_id,
+    )
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query)).first()
+
+
+async def member_offers(
+    session: AsyncSession, program_id: str, account_id: str, now: datetime
+) -> list[OfferRow]:
+    rows = await session.scalars(
+        select(OfferRow)
+        .where(OfferRow.program_id == program_id, OfferRow.account_id == account_id)
+        .order_by(OfferRow.issued_at.desc(), OfferRow.offer_issue_id)
+    )
+    return list(rows)
+
+
+async def purchases_page(
+    session: AsyncSession,
+    program_id: str,
+    account_id: str,
+    *,
+    size: int,
+    after: tuple[datetime, str] | None,
+    since: datetime | None,
+    until: datetime | None,
+    store: str,
+    channel: str,
+) -> list[PurchaseRow]:
+    """Newest first; one row more than `size` tells the caller another page exists."""
+    query = select(PurchaseRow).where(
+        PurchaseRow.program_id == program_id, PurchaseRow.account_id == account_id
+    )
+    if since is not None:
+        query = query.where(PurchaseRow.occurred_at >= since)
+    if until is not None:
+        query = query.where(PurchaseRow.occurred_at < until)
+    if store:
+        query = query.where(PurchaseRow.store == store)
+    if channel:
+        query = query.where(PurchaseRow.channel == channel)
+    if after is not None:
+        query = query.where(
+            tuple_(PurchaseRow.occurred_at, PurchaseRow.purchase_id) < tuple_(*after)
+        )
+    query = query.order_by(PurchaseRow.occurred_at.desc(), PurchaseRow.purchase_id.desc())
+    return list(await session.scalars(query.limit(size + 1)))

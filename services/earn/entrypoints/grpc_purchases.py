@@ -1,0 +1,137 @@
+"""Purchase, return, preview and grant RPCs. Thin: proto -> handler -> proto."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from runtime.db.unit_of_work import UnitOfWork
+from runtime.errors import InvalidArgument, TamaruError
+from runtime.messaging.commands import error_detail
+from services.earn.adapters import paging, repository
+from services.earn.adapters.messages import event_id, purchase_record, time_or_now
+from services.earn.entrypoints.rpc_base import RpcBase
+from services.earn.service_layer import grants, purchases
+from tamaru.common.v1 import common_pb2
+from tamaru.earn.v1 import earn_pb2
+
+
+class PurchaseRpcs(RpcBase):
+    async def ListGrantCriteria(
+        self, request: earn_pb2.ListGrantCriteriaRequest, context: grpc.aio.ServicerContext
+    ) -> earn_pb2.ListGrantCriteriaResponse:
+        spec = self.ctx.programs.spec(self.caller().program_id)
+        return earn_pb2.ListGrantCriteriaResponse(
+            criteria=grants.criterion_protos(spec),
+            allow_free_amount_grants=spec.allow_free_amount_grants,
+        )
+
+    async def GrantPoints(
+        self, request: earn_pb2.GrantPointsRequest, context: grpc.aio.ServicerContext
+    ) -> earn_pb2.GrantPointsResponse:
+        return await self.mutate(
+            "GrantPoints",
+            request.idempotency_key,
+            request,
+            earn_pb2.GrantPointsResponse,
+            lambda uow, program, actor: grants.grant_points(
+                uow, self.deps, program, actor, request
+            ),
+        )
+
+    async def RecordPurchase(
+        self, request: earn_pb2.RecordPurchaseRequest, context: grpc.aio.ServicerContext
+    ) -> earn_pb2.RecordPurchaseResponse:
+        return await self._record(request)
+
+    async def _record(
+        self, request: earn_pb2.RecordPurchaseRequest
+    ) -> earn_pb2.RecordPurchaseResponse:
+        key = event_id(request.purchase.purchase_id, "purchase.purchase_id")
+        return await self.mutate(
+            "RecordPurchase",
+            key,
+            request,
+            earn_pb2.RecordPurchaseResponse,
+            lambda uow, program, actor: purchases.record_purchase(
+                uow, self.deps, program, actor, request.purchase
+            ),
+        )
+
+    async def BatchRecordPurchases(
+        self,
+        request_iterator: AsyncIterator[earn_pb2.BatchRecordPurchasesRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> earn_pb2.BatchRecordPurchasesResponse:
+        response = earn_pb2.BatchRecordPurchasesResponse()
+        index = 0
+        async for entry in request_iterator:
+            result = earn_pb2.BatchEntryResult(index=index, event_id=entry.purchase.purchase_id)
+            try:
+                single = earn_pb2.RecordPurchaseRequest(purchase=entry.purchase)
+                recorded = await self._record(single)
+                result.points = recorded.result.total_points
+                response.recorded += 1
+            except TamaruError as exc:
+                result.error.CopyFrom(error_detail(exc))
+                response.rejected += 1
+            response.results.append(result)
+            index += 1
+        return response
+
+    async def PreviewPurchase(
+        self, request: earn_pb2.PreviewPurchaseRequest, context: grpc.aio.ServicerContext
+    ) -> earn_pb2.PreviewPurchaseResponse:
+        return await self.read(
+            lambda uow, program, actor: purchases.preview_purchase(
+                uow, self.deps, program, actor, request.purchase
+            )
+        )
+
+    async def RecordReturn(
+        self, request: earn_pb2.RecordReturnRequest, context: grpc.aio.ServicerContext
+    ) -> earn_pb2.RecordReturnResponse:
+        key = event_id(request.return_id, "return_id")
+        event_id(request.purchase_id, "purchase_id")
+        if request.amount_yen < 0:
+            raise InvalidArgument("amount_yen must not be negative", field="amount_yen")
+        return await self.mutate(
+            "RecordReturn",
+            key,
+            request,
+            earn_pb2.RecordReturnResponse,
+            lambda uow, program, actor: purchases.record_return(
+                uow, self.deps, program, actor, request
+            ),
+        )
+
+    async def ListPurchases(
+        self, request: earn_pb2.ListPurchasesRequest, context: grpc.aio.ServicerContext
+    ) -> earn_pb2.ListPurchasesResponse:
+        size = paging.page_size(request.page.page_size)
+        after = paging.decode(request.page.page_token)
+
+        async def work(uow: UnitOfWork, program: str, actor: str) -> earn_pb2.ListPurchasesResponse:
+            member = await self.deps.accounts(program, actor).resolve(request.member)
+            rows = await repository.purchases_page(
+                uow.session,
+                program,
+                member.account_id,
+                size=size,
+                after=after,
+                since=time_or_now(request.since, True) if request.HasField("since") else None,
+                until=time_or_now(request.until, True) if request.HasField("until") else None,
+                store=request.store,
+                channel=request.channel,
+            )
+            token = ""
+            if len(rows) > size:
+                rows = rows[:size]
+                token = paging.encode(rows[-1].occurred_at, rows[-1].purchase_id)
+            return earn_pb2.ListPurchasesResponse(
+                purchases=[purchase_record(r) for r in rows],
+                page=common_pb2.PageResponse(next_page_token=token),
+            )
+
+        return await self.read(work)

@@ -1,0 +1,54 @@
+"""What every part of the earn servicer shares: the caller, idempotent mutations, reads."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from google.protobuf.message import Message
+
+from runtime.auth import Principal
+from runtime.db.unit_of_work import UnitOfWork
+from runtime.grpcserver import current_principal
+from runtime.idempotency import run_idempotent
+from runtime.service import ServiceContext
+from services.earn.service_layer.deps import EarnDeps
+
+R = TypeVar("R", bound=Message)
+T = TypeVar("T")
+
+
+class RpcBase:
+    def __init__(self, ctx: ServiceContext, deps: EarnDeps) -> None:
+        self.ctx = ctx
+        self.deps = deps
+
+    def caller(self) -> Principal:
+        return current_principal()
+
+    async def mutate(
+        self,
+        scope: str,
+        key: str,
+        request: Message,
+        response_type: type[R],
+        work: Callable[[UnitOfWork, str, str], Awaitable[R]],
+    ) -> R:
+        """An idempotent change for the caller's (open) program: work(uow, program, actor)."""
+        caller = self.caller()
+        self.ctx.programs.require_open(caller.program_id)
+        return await run_idempotent(
+            self.ctx.uow,
+            program_id=caller.program_id,
+            scope=f"earn.{scope}",
+            key=key,
+            request=request,
+            response_type=response_type,
+            work=lambda uow: work(uow, caller.program_id, caller.key_id),
+        )
+
+    async def read(self, work: Callable[[UnitOfWork, str, str], Awaitable[T]]) -> T:
+        caller = self.caller()
+        self.ctx.programs.get(caller.program_id)
+        async with self.ctx.uow() as uow:
+            return await work(uow, caller.program_id, caller.key_id)

@@ -1,0 +1,202 @@
+"""Grant file imports: decode, convert, credit each good row once, report the bad ones.
+
+The job is keyed by the file's SHA-256: a re-upload of a finished file returns its job and
+credits nothing; a re-upload of an interrupted one runs again and every row it already
+credited replays on accounts' side (key `earn:import:<sha>:<line>`), so imports resume safely.
+Rows are credited concurrently (a bounded number in flight) one command each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from runtime.db.unit_of_work import UnitOfWork, new_id, run_in_transaction
+from runtime.errors import NotFound, TamaruError
+from runtime.programs.spec import ProgramSpec
+from runtime.telemetry import metrics
+from services.earn.adapters.orm import ImportJobRow
+from services.earn.domain.grant_files import (
+    FileLayout,
+    GrantRow,
+    RowError,
+    check_layout,
+    decode,
+    read_rows,
+)
+from services.earn.service_layer.deps import EarnDeps
+from tamaru.accounts.v1 import ledger_pb2, members_pb2
+from tamaru.earn.v1 import imports_pb2
+
+IN_FLIGHT = 32
+PROGRESS_EVERY = 2000
+MAX_ERRORS = 1000
+
+
+def job_proto(row: ImportJobRow) -> imports_pb2.ImportJob:
+    return imports_pb2.ImportJob(
+        job_id=row.job_id,
+        file_sha256=row.file_sha256,
+        status=row.status,
+        rows_total=row.rows_total,
+        rows_ok=row.rows_ok,
+        rows_failed=row.rows_failed,
+        points_total=row.points_total,
+        errors=[imports_pb2.ImportRowError(**e) for e in row.errors],
+    )
+
+
+def _amount(spec: ProgramSpec, row: GrantRow) -> tuple[int, str, bool, str, RowError | None]:
+    """(points, kind, sponsor_funded, reason, error) of a row, like GrantPoints decides."""
+    if row.criterion_id:
+        criterion = next((c for c in spec.grant_criteria if c.id == row.criterion_id), None)
+        if criterion is None:
+            error = RowError(row.line, "criterion_id", f"unknown criterion {row.criterion_id!r}")
+            return 0, "", False, "", error
+        kind = criterion.point_kind or "normal"
+        return criterion.points, kind, criterion.sponsor_funded, row.reason or criterion.name, None
+    if not spec.allow_free_amount_grants:
+        return 0, "", False, "", RowError(row.line, "criterion_id", "a criterion is required")
+    if not row.points or not row.reason:
+        missing = "points" if not row.points else "reason"
+        return 0, "", False, "", RowError(row.line, missing, f"{missing} is required")
+    return row.points, "normal", False, row.reason, None
+
+
+async def import_grants(
+    uow_factory: Callable[[], UnitOfWork],
+    deps: EarnDeps,
+    program_id: str,
+    actor: str,
+    layout: FileLayout,
+    data: bytes,
+) -> imports_pb2.ImportJob:
+    spec = deps.programs.require_open(program_id)
+    check_layout(layout)
+    text = decode(data, layout)
+    sha = hashlib.sha256(data).hexdigest()
+
+    async def open_job(uow: UnitOfWork) -> ImportJobRow:
+        await uow.session.execute(
+            insert(ImportJobRow)
+            .values(
+                program_id=program_id,
+                file_sha256=sha,
+                job_id=new_id(),
+                status="running",
+                rows_total=0,
+                rows_ok=0,
+                rows_failed=0,
+                points_total=0,
+                errors=[],
+            )
+            .on_conflict_do_nothing()
+        )
+        job = await uow.session.scalar(
+            select(ImportJobRow).where(
+                ImportJobRow.program_id == program_id, ImportJobRow.file_sha256 == sha
+            )
+        )
+        assert job is not None
+        return job
+
+    job = await run_in_transaction(uow_factory, open_job)
+    if job.status == "done":
+        return job_proto(job)
+    accounts = deps.accounts(program_id, actor)
+    errors: list[RowError] = []
+    ok = points_total = total = 0
+    semaphore = asyncio.Semaphore(IN_FLIGHT)
+
+    async def credit(row: GrantRow) -> None:
+        nonlocal ok, points_total
+        points, kind, sponsor, reason, error = _amount(spec, row)
+        if error is not None:
+            errors.append(error)
+            return
+        async with semaphore:
+            try:
+                await accounts.credit(
+                    f"earn:import:{sha}:{row.line}",
+                    "",
+                    points,
+                    kind=kind,
+                    source=ledger_pb2.Source(
+                        type=ledger_pb2.SOURCE_TYPE_IMPORT_ROW, id=f"{job.job_id}:{row.line}"
+                    ),
+                    reason=reason,
+                    sponsor_funded=sponsor,
+                    member=members_pb2.MemberSelector(external_ref=row.member),
+                )
+            except TamaruError as exc:
+                field = "member" if isinstance(exc, NotFound) else exc.field or "row"
+                errors.append(RowError(row.line, field, exc.message))
+                return
+        ok += 1
+        points_total += points
+
+    pending: list[asyncio.Task[None]] = []
+    for parsed in read_rows(text, layout):
+        total += 1
+        if isinstance(parsed, RowError):
+            errors.append(parsed)
+        else:
+            pending.append(asyncio.create_task(credit(parsed)))
+        if len(pending) >= PROGRESS_EVERY:
+            await asyncio.gather(*pending)
+            pending.clear()
+            await _progress(uow_factory, job, total, ok, errors, points_total, "running")
+    await asyncio.gather(*pending)
+    await _progress(uow_factory, job, total, ok, errors, points_total, "done")
+    job.status, job.rows_total, job.rows_ok = "done", total, ok
+    job.rows_failed, job.points_total = len(errors), points_total
+    job.errors = _error_dicts(errors)
+    return job_proto(job)
+
+
+def _error_dicts(errors: list[RowError]) -> list[dict[str, object]]:
+    ordered = sorted(errors, key=lambda e: e.line)[:MAX_ERRORS]
+    return [{"line": e.line, "field": e.field, "message": e.message} for e in ordered]
+
+
+async def _progress(
+    uow_factory: Callable[[], UnitOfWork],
+    job: ImportJobRow,
+    total: int,
+    ok: int,
+    errors: list[RowError],
+    points: int,
+    status: str,
+) -> None:
+    async def write(uow: UnitOfWork) -> None:
+        await uow.session.execute(
+            update(ImportJobRow)
+            .where(ImportJobRow.job_id == job.job_id)
+            .values(
+                status=status,
+                rows_total=total,
+                rows_ok=ok,
+                rows_failed=len(errors),
+                points_total=points,
+                errors=_error_dicts(errors),
+            )
+        )
+
+    await run_in_transaction(uow_factory, write)
+    for state, rows in (("read", total), ("landed", ok), ("rejected", len(errors))):
+        metrics.import_rows.set(rows, service="earn", job=job.job_id, state=state)
+
+
+async def get_job(uow: UnitOfWork, program_id: str, job_id: str) -> imports_pb2.ImportJob:
+    row = await uow.session.scalar(
+        select(ImportJobRow).where(
+            ImportJobRow.program_id == program_id, ImportJobRow.job_id == job_id
+        )
+    )
+    if row is None:
+        raise NotFound("no such import job", reason="IMPORT_JOB_NOT_FOUND", field="job_id")
+    return job_proto(row)

@@ -1,0 +1,305 @@
+"""Record, preview and return purchases.
+
+Recording scores the purchase with the rules in force at its time (locking the capped rules'
+counters), asks accounts to credit one lot per kind with the key `earn:purchase:<id>:<kind>`,
+stores the purchase with its breakdown and the credits, uses a redeemed offer and issues the
+offers the purchase earns (announced as `offer_issued` through the outbox). Everything runs in
+the caller's idempotent transaction: a retry replays the stored response, and if the
+transaction failed after accounts credited, the retry's credits replay on accounts' side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from runtime.db.unit_of_work import UnitOfWork, new_id
+from runtime.errors import FailedPrecondition, NotFound
+from runtime.programs.spec_earn import Offer
+from services.earn.adapters import repository
+from services.earn.adapters.accounts import AccountsClient, MemberInfo
+from services.earn.adapters.messages import item_dict, offer_proto, purchase_from, result_proto
+from services.earn.adapters.orm import OfferRow, PurchaseRow, ReturnRow
+from services.earn.adapters.revisions import RulesInForce
+from services.earn.domain import offers as offer_rules
+from services.earn.domain.earn_rules import ActiveOffer, EarnResult, evaluate_purchase
+from services.earn.domain.purchases import Purchase
+from services.earn.domain.returns import ReturnedLine, plan_return
+from services.earn.service_layer.deps import EarnDeps
+from tamaru.accounts.v1 import ledger_pb2
+from tamaru.earn.v1 import earn_pb2, events_pb2
+from tamaru.earn.v1 import purchases_pb2 as p
+
+
+@dataclass(frozen=True)
+class Scored:
+    member: MemberInfo
+    purchase: Purchase
+    rules: RulesInForce
+    result: EarnResult
+    offer: OfferRow | None
+
+
+def require_active(member: MemberInfo, field: str) -> None:
+    if not member.active:
+        raise FailedPrecondition(
+            "the member's account is not active (suspended, closed or merged)",
+            reason="MEMBER_NOT_ACTIVE",
+            field=field,
+        )
+
+
+def offer_definition(offers: tuple[Offer, ...] | list[Offer], offer_id: str) -> Offer | None:
+    return next((o for o in offers if o.id == offer_id), None)
+
+
+async def usable_offer(
+    uow: UnitOfWork,
+    program_id: str,
+    rules: RulesInForce,
+    account_id: str,
+    offer_issue_id: str,
+    *,
+    at: datetime,
+    behaviour: str | None,
+    channel: str,
+    lock: bool,
+) -> tuple[OfferRow, ActiveOffer] | None:
+    """The member's offer an event asks to use, checked: theirs, unused, unexpired, fitting."""
+    if not offer_issue_id:
+        return None
+    row = await repository.held_offer(
+        uow.session, program_id, account_id, offer_issue_id, lock=lock
+    )
+    field = "offer_issue_id"
+    if row is None:
+        raise NotFound("the member holds no such offer", reason="OFFER_NOT_FOUND", field=field)
+    if row.used_at is not None:
+        raise FailedPrecondition(
+            f"the offer was already used by {row.used_by_event}", reason="OFFER_USED", field=field
+        )
+    if at >= row.expires_at:
+        raise FailedPrecondition("the offer has expired", reason="OFFER_EXPIRED", field=field)
+    offer = offer_definition(rules.spec.earn.offers, row.offer_id)
+    if offer is None:
+        raise FailedPrecondition(
+            "the program no longer has this offer", reason="OFFER_WITHDRAWN", field=field
+        )
+    if not offer_rules.usable_for(offer, behaviour=behaviour, channel=channel):
+        raise FailedPrecondition(
+            "the offer does not apply to this event", reason="OFFER_NOT_APPLICABLE", field=field
+        )
+    return row, ActiveOffer(offer.id, offer.name, offer.reward.multiplier_percent)
+
+
+async def score(
+    uow: UnitOfWork,
+    deps: EarnDeps,
+    accounts: AccountsClient,
+    program_id: str,
+    msg: p.Purchase,
+    *,
+    lock: bool,
+) -> Scored:
+    """Everything recording and previewing share, so a preview quotes what a record earns."""
+    facts = purchase_from(msg)  # validates before anything is looked up
+    member = await accounts.resolve(msg.member)
+    require_active(member, "purchase.member")
+    purchase = purchase_from(msg, tier_id=member.tier_id)
+    rules = await deps.revisions.in_force(uow.session, program_id, facts.occurred_at)
+    earn = rules.spec.earn
+    capped = [r.id for r in earn.rules if r.cap_per_member or r.budget_points]
+    usage = await repository.rule_usage(
+        uow.session, program_id, member.account_id, capped, lock=lock
+    )
+    used = await usable_offer(
+        uow,
+        program_id,
+        rules,
+        member.account_id,
+        msg.offer_issue_id,
+        at=purchase.occurred_at,
+        behaviour=None,
+        channel=purchase.channel,
+        lock=lock,
+    )
+    result = evaluate_purchase(
+        purchase,
+        earn,
+        zone=rules.spec.zone,
+        tiers=tuple(rules.spec.tiers.levels),
+        usage=usage,
+        offer=used[1] if used else None,
+    )
+    return Scored(member, purchase, rules, result, used[0] if used else None)
+
+
+async def preview_purchase(
+    uow: UnitOfWork, deps: EarnDeps, program_id: str, actor: str, msg: p.Purchase
+) -> earn_pb2.PreviewPurchaseResponse:
+    scored = await score(uow, deps, deps.accounts(program_id, actor), program_id, msg, lock=False)
+    return earn_pb2.PreviewPurchaseResponse(
+        result=result_proto(scored.result, scored.rules.generation)
+    )
+
+
+async def record_purchase(
+    uow: UnitOfWork, deps: EarnDeps, program_id: str, actor: str, msg: p.Purchase
+) -> earn_pb2.RecordPurchaseResponse:
+    accounts = deps.accounts(program_id, actor)
+    scored = await score(uow, deps, accounts, program_id, msg, lock=True)
+    account_id, purchase = scored.member.account_id, scored.purchase
+    credits: dict[str, dict[str, object]] = {}
+    rule_refs = ",".join(i.ref for i in scored.result.items if i.source != "base" and i.points)
+    for kind, points in scored.result.by_kind().items():
+        reply = await accounts.credit(
+            f"earn:purchase:{msg.purchase_id}:{kind}",
+            account_id,
+            points,
+            kind=kind,
+            source=ledger_pb2.Source(type=ledger_pb2.SOURCE_TYPE_RULE, id=msg.purchase_id),
+            reason=f"purchase {msg.purchase_id}" + (f" ({rule_refs})" if rule_refs else ""),
+            sponsor_funded=False,
+        )
+        credits[kind] = {"transaction_id": reply.result.transaction_id, "points": points}
+    capped = {r.id for r in scored.rules.spec.earn.rules if r.cap_per_member or r.budget_points}
+    given = {k: v for k, v in scored.result.by_rule().items() if k in capped}
+    await repository.add_rule_usage(uow.session, program_id, account_id, given)
+    uow.session.add(
+        PurchaseRow(
+            program_id=program_id,
+            purchase_id=msg.purchase_id,
+            account_id=account_id,
+            channel=purchase.channel,
+            store=purchase.store,
+            amount_yen=purchase.amount_yen,
+            lines=[
+                {"sku": x.sku, "category": x.category, "amount_yen": x.amount_yen}
+                for x in purchase.lines
+            ],
+            returned_by_line=[0 for _ in purchase.lines],
+            occurred_at=purchase.occurred_at,
+            points_earned=scored.result.total,
+            breakdown=[item_dict(i) for i in scored.result.items],
+            credits=credits,
+            returned_yen=0,
+            points_reversed=0,
+            rules_generation=scored.rules.generation,
+            offer_issue_id=msg.offer_issue_id,
+        )
+    )
+    if scored.offer is not None:
+        scored.offer.used_at = datetime.now(UTC)
+        scored.offer.used_by_event = msg.purchase_id
+    issued = await issue_offers(uow, program_id, account_id, msg.purchase_id, scored)
+    await uow.session.flush()
+    return earn_pb2.RecordPurchaseResponse(
+        purchase_id=msg.purchase_id,
+        account_id=account_id,
+        result=result_proto(
+            scored.result,
+            scored.rules.generation,
+            [str(c["transaction_id"]) for c in credits.values()],
+        ),
+        offers_issued=issued,
+    )
+
+
+async def issue_offers(
+    uow: UnitOfWork, program_id: str, account_id: str, trigger: str, scored: Scored
+) -> list[p.IssuedOffer]:
+    """Offers the purchase earns: stored for the member and announced for the push channel
+    (the outbox publishes `offer_issued` right after commit)."""
+    issued: list[p.IssuedOffer] = []
+    now = datetime.now(UTC)
+    for offer in offer_rules.triggered_offers(scored.rules.spec.earn.offers, scored.purchase):
+        row = OfferRow(
+            offer_issue_id=new_id(),
+            program_id=program_id,
+            account_id=account_id,
+            offer_id=offer.id,
+            trigger_event=trigger,
+            issued_at=now,
+            expires_at=offer_rules.offer_expiry(offer, now),
+            used_at=None,
+            used_by_event="",
+        )
+        uow.session.add(row)
+        proto = offer_proto(row, offer.name, offer.message, offer.reward.multiplier_percent)
+        issued.append(proto)
+        await uow.emit(
+            program_id,
+            "offer_issued",
+            events_pb2.OfferIssued(program_id=program_id, offer=proto),
+            aggregate_id=account_id,
+        )
+    return issued
+
+
+async def record_return(
+    uow: UnitOfWork,
+    deps: EarnDeps,
+    program_id: str,
+    actor: str,
+    request: earn_pb2.RecordReturnRequest,
+) -> earn_pb2.RecordReturnResponse:
+    row = await repository.purchase_for_update(uow.session, program_id, request.purchase_id)
+    if row is None:
+        raise NotFound(
+            f"no purchase {request.purchase_id!r} was recorded",
+            reason="PURCHASE_NOT_FOUND",
+            field="purchase_id",
+        )
+    credits = {kind: c for kind, c in row.credits.items()}
+    plan = plan_return(
+        amount_yen=row.amount_yen,
+        line_amounts=[line["amount_yen"] for line in row.lines],
+        returned_before=row.returned_by_line,
+        returned_yen_before=row.returned_yen,
+        credited_by_kind={kind: int(c["points"]) for kind, c in credits.items()},
+        lines=[ReturnedLine(x.line, x.amount_yen) for x in request.lines],
+        full=request.full,
+        amount_without_lines=request.amount_yen,
+    )
+    accounts = deps.accounts(program_id, actor)
+    reversed_points = clawed = shortfall = 0
+    for kind, points in plan.reverse_by_kind.items():
+        reply = await accounts.reverse(
+            f"earn:return:{request.return_id}:{kind}",
+            str(credits[kind]["transaction_id"]),
+            points,
+            source=ledger_pb2.Source(type=ledger_pb2.SOURCE_TYPE_RULE, id=row.purchase_id),
+            reason=f"return {request.return_id} of purchase {row.purchase_id}",
+        )
+        reversed_points += points
+        clawed += reply.result.clawed_back
+        shortfall += reply.result.shortfall
+    returned_now = plan.returned_yen - row.returned_yen
+    row.returned_by_line = list(plan.returned_by_line)
+    row.returned_yen = plan.returned_yen
+    row.points_reversed += reversed_points
+    occurred = (
+        request.occurred_at.ToDatetime(tzinfo=UTC)
+        if request.HasField("occurred_at")
+        else datetime.now(UTC)
+    )
+    uow.session.add(
+        ReturnRow(
+            program_id=program_id,
+            return_id=request.return_id,
+            purchase_id=row.purchase_id,
+            returned_yen=returned_now,
+            points_reversed=reversed_points,
+            clawed_back=clawed,
+            shortfall=shortfall,
+            occurred_at=occurred,
+        )
+    )
+    await uow.session.flush()
+    return earn_pb2.RecordReturnResponse(
+        return_id=request.return_id,
+        points_reversed=reversed_points,
+        clawed_back=clawed,
+        shortfall=shortfall,
+        returned_yen=returned_now,
+    )

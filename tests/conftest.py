@@ -1,0 +1,3 @@
+"""Test-suite wide setup: the real PostgreSQL and NATS fixtures live in tests/infra/."""
+
+pytest_plugins = ["tests.infra.fixtures"]

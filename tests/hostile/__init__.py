@@ -1,0 +1,1 @@
+"""Hostile input: fuzzing, tenant and role matrices, secrets (docs/reliability.md)."""
