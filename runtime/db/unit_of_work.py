@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self, TypeVar, cast
@@ -129,6 +129,50 @@ class UnitOfWork:
         )
         self._emitted += 1
         return event_id
+
+    async def emit_many(
+        self,
+        program_id: str,
+        event_type: str,
+        events: Sequence[tuple[Message, str]],
+        *,
+        occurred_at: datetime | None = None,
+    ) -> list[str]:
+        """Announce many events of one type, `(payload, aggregate id)` pairs, with one
+        multi-row INSERT: a batch of 1,000 credits or imported members is one round trip,
+        not 1,000. Same rows, envelopes and trace headers as `emit`."""
+        if not events:
+            return []
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+        subject = event_subject(program_id, self.service, event_type)
+        rows: list[dict[str, object]] = []
+        ids: list[str] = []
+        for payload, aggregate_id in events:
+            event_id = new_id()
+            ids.append(event_id)
+            envelope = build_envelope(
+                event_id=event_id,
+                program_id=program_id,
+                service=self.service,
+                event_type=event_type,
+                payload=payload,
+                aggregate_id=aggregate_id,
+                occurred_at=occurred_at,
+            )
+            rows.append(
+                {
+                    "event_id": event_id,
+                    "program_id": program_id,
+                    "subject": subject,
+                    "envelope": envelope.SerializeToString(),
+                    "headers": headers,
+                    "attempts": 0,
+                }
+            )
+        await self.session.execute(_INSERT_OUTBOX, rows)
+        self._emitted += len(rows)
+        return ids
 
 
 def build_envelope(

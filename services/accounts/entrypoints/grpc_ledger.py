@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 import grpc
 
 from runtime.db.unit_of_work import UnitOfWork
-from runtime.errors import TamaruError
+from runtime.errors import InvalidArgument, TamaruError
 from runtime.messaging.commands import error_detail
 from services.accounts.adapters.event_mapping import timestamp, to_proto
 from services.accounts.adapters.ledger_queries import history_page, page_size, verify_program
 from services.accounts.adapters.ledger_repository import LedgerRepository
-from services.accounts.adapters.member_lookup import resolve_account_id
+from services.accounts.adapters.member_lookup import resolve_account_id, resolve_account_ids
 from services.accounts.domain.balances import expiring_within
 from services.accounts.domain.commands import AdjustPoints, Credit
 from services.accounts.domain.model import Source, SourceType
@@ -33,6 +33,8 @@ from services.accounts.entrypoints.ledger_convert import (
 from services.accounts.entrypoints.rpc_base import RpcBase
 from tamaru.accounts.v1 import accounts_pb2, ledger_pb2
 from tamaru.common.v1 import common_pb2
+
+MAX_BATCH_ENTRIES = 10_000  # the proto's documented limit: about 1 MB of request
 
 
 def credit_result(
@@ -85,16 +87,26 @@ class LedgerRpcs(RpcBase):
         self, request: accounts_pb2.BatchCreditRequest, context: grpc.aio.ServicerContext
     ) -> accounts_pb2.BatchCreditResponse:
         actor = self.caller().key_id
+        if not 1 <= len(request.entries) <= MAX_BATCH_ENTRIES:
+            raise InvalidArgument(
+                f"entries holds {len(request.entries)}: send 1 to {MAX_BATCH_ENTRIES:,} "
+                "entries per call (split larger batches)",
+                field="entries",
+            )
 
         async def work(uow: UnitOfWork, program_id: str) -> accounts_pb2.BatchCreditResponse:
             results: list[accounts_pb2.BatchCreditEntryResult] = []
             cmds: list[Credit] = []
             positions: list[int] = []  # request index of each command
-            for index, entry in enumerate(request.entries):
+            resolved = await resolve_account_ids(
+                uow.session, program_id, [entry.member for entry in request.entries]
+            )
+            for index, (entry, account_id) in enumerate(
+                zip(request.entries, resolved, strict=True)
+            ):
                 try:
-                    account_id = await resolve_account_id(
-                        uow.session, program_id, entry.member, field=f"entries[{index}].member"
-                    )
+                    if isinstance(account_id, TamaruError):
+                        raise account_id
                     source = source_from(entry.source, field=f"entries[{index}].source")
                 except TamaruError as exc:
                     results.append(

@@ -32,7 +32,6 @@ from services.accounts.adapters.orm import (
     MemberGroupRow,
     MemberRow,
 )
-from services.accounts.adapters.outbox_bulk import emit_many
 from services.accounts.adapters.sql_lists import any_of
 from services.accounts.domain.member_csv import (
     Header,
@@ -365,8 +364,7 @@ async def _apply(
             ],
         )
     enrolled_ids = {member_id for _, member_id in new_members}
-    await emit_many(
-        uow,
+    await uow.emit_many(
         program_id,
         "identifier_linked",
         [
@@ -430,4 +428,4 @@ async def _write_new(
         )
         event.enrolled_at.FromDatetime(now)
         enrolled.append((event, mid))
-    await emit_many(uow, program_id, "member_enrolled", enrolled, occurred_at=now)
+    await uow.emit_many(program_id, "member_enrolled", enrolled, occurred_at=now)
