@@ -8,6 +8,7 @@ terminated and logged; anything else is nak'ed with a growing delay and redelive
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -53,6 +54,7 @@ class EventConsumer:
         self._ack_wait = ack_wait
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._sub: JetStreamContext.PullSubscription | None = None
         self._tracer = trace.get_tracer(__name__)
 
     def use_tracer_provider(self, tracer_provider: TracerProvider) -> None:
@@ -73,6 +75,7 @@ class EventConsumer:
         # releases); then bind to it.
         await self._js.add_consumer(EVENTS_STREAM, config=config)
         sub = await self._js.pull_subscribe_bind(durable=self.durable, stream=EVENTS_STREAM)
+        self._sub = sub
         self._stopping = False
         self._task = asyncio.create_task(self._run(sub), name=f"consumer-{self.durable}")
 
@@ -81,6 +84,13 @@ class EventConsumer:
         if self._task is not None:
             await self._task
             self._task = None
+        if self._sub is not None:
+            # A fetch that timed out can still have messages arriving for it; nobody reads them
+            # now, and a connection drain would wait for them until its timeout. Unacked, they
+            # are redelivered to the next start after ack_wait.
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
 
     async def _run(self, sub: JetStreamContext.PullSubscription) -> None:
         while not self._stopping:

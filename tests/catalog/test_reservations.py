@@ -251,3 +251,64 @@ async def test_closed_program_takes_no_new_reservations(
     with pytest.raises(FailedPrecondition) as caught:
         await reserve(commands, closed, [("ANY", 1)])
     assert caught.value.reason == "PROGRAM_CLOSED"
+
+
+async def give_back(
+    commands: CommandClient, program: Program, reservation_id: str, idempotency_key: str
+) -> commands_pb2.Reservation:
+    response = await commands.call(
+        "catalog",
+        "ReturnStock",
+        commands_pb2.ReturnStockRequest(
+            reservation_id=reservation_id, reason="order cancelled", idempotency_key=idempotency_key
+        ),
+        commands_pb2.ReturnStockResponse,
+        program_id=program.program_id,
+    )
+    return response.reservation
+
+
+async def test_a_committed_reservation_returns_its_units_once(
+    js: JetStreamContext, stub: Stub, program: Program, commands: CommandClient
+) -> None:
+    await create_item(stub, program, "RETURNS", stock=5, max_per_member=2)
+    reservation = await reserve(commands, program, [("RETURNS", 2)], member_id="m-1")
+    rid = reservation.reservation_id
+    # Open: only committed units can come back.
+    with pytest.raises(FailedPrecondition) as caught:
+        await give_back(commands, program, rid, key())
+    assert caught.value.reason == "RESERVATION_NOT_COMMITTED"
+    await settle(commands, program, "CommitReservation", rid)
+    assert (await stock_of(stub, program, "RETURNS")).on_hand == 3
+
+    return_key = key()
+    returned = await give_back(commands, program, rid, return_key)
+    assert returned.status == commands_pb2.RESERVATION_STATUS_RETURNED
+    assert (returned.release_reason, returned.HasField("return_time")) == ("order cancelled", True)
+    stock = await stock_of(stub, program, "RETURNS")
+    assert (stock.on_hand, stock.reserved, stock.available) == (5, 0, 5)
+    assert await give_back(commands, program, rid, return_key) == returned  # a replay
+    with pytest.raises(FailedPrecondition) as caught:
+        await give_back(commands, program, rid, key())
+    assert caught.value.reason == "RESERVATION_SETTLED"
+    for method in ("CommitReservation", "ReleaseReservation"):
+        with pytest.raises(FailedPrecondition):
+            await settle(commands, program, method, rid)
+    assert (await stock_of(stub, program, "RETURNS")).on_hand == 5
+    # Returned units no longer count against the member's limit of 2.
+    again = await reserve(commands, program, [("RETURNS", 2)], member_id="m-1")
+    assert again.status == commands_pb2.RESERVATION_STATUS_OPEN
+    events = await events_of(js, program.program_id, 4)
+    returned_events = [
+        events_pb2.StockReturned.FromString(e.payload)
+        for e in events
+        if e.event_type == "stock_returned"
+    ]
+    assert [e.reservation.reservation_id for e in returned_events] == [rid]
+
+
+async def test_returning_an_unknown_reservation_is_not_found(
+    program: Program, commands: CommandClient
+) -> None:
+    with pytest.raises(NotFound):
+        await give_back(commands, program, "no-such-reservation", key())

@@ -8,6 +8,7 @@ from nats.js import JetStreamContext
 from runtime.auth import Role
 from services.redeem.adapters.sandbox_gateway import SandboxGateway
 from tamaru.accounts.v1 import accounts_pb2, ledger_pb2, members_pb2
+from tamaru.catalog.v1 import catalog_pb2, items_pb2
 from tamaru.redeem.v1 import orders_pb2, redeem_pb2
 from tests.redeem.shop import Shop, Stubs, key, lines, rpc_error
 
@@ -45,10 +46,12 @@ async def history_types(shop: Shop, member: str) -> list[int]:
 
 async def test_cancelling_restores_the_original_lots_and_refunds_the_card(shop: Shop) -> None:
     member = await shop.member(points=800)
-    await shop.item("desk", price=1000)
+    await shop.item("desk", price=1000, stock=5)
     before = await shop.balance(member)
     order = await shop.place(member, lines(("desk", 1)), token="tok_approve")
+    assert (await shop.stock("desk")).on_hand == 4
     cancelled = await cancel(shop, order.order_id)
+    assert (await shop.stock("desk")).on_hand == 5  # the desk is back on the shelf
     assert cancelled.status == orders_pb2.ORDER_STATUS_CANCELLED
     assert cancelled.cancel_reason == "changed"
     after = await shop.balance(member)
@@ -59,6 +62,22 @@ async def test_cancelling_restores_the_original_lots_and_refunds_the_card(shop: 
     again = await cancel(shop, order.order_id)
     assert again.status == orders_pb2.ORDER_STATUS_CANCELLED
     assert (await shop.balance(member)).available == 800
+    assert (await shop.stock("desk")).on_hand == 5  # returned once
+
+
+async def test_an_order_whose_e_gift_codes_were_issued_cannot_be_cancelled(shop: Shop) -> None:
+    member = await shop.member(points=1000)
+    await shop.item("card", price=300, stock=0, item_type=items_pb2.ITEM_TYPE_EGIFT)
+    await shop.stubs.catalog.UploadCodes(
+        catalog_pb2.UploadCodesRequest(sku="card", codes=["GIFT-1"], idempotency_key=key()),
+        metadata=shop.md(),
+    )
+    order = await shop.place(member, lines(("card", 1)), address=None)
+    code, detail = await rpc_error(cancel(shop, order.order_id))
+    assert (code, detail.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "ORDER_NOT_CANCELLABLE")
+    assert "e-gift codes were issued" in detail.message
+    assert (await shop.balance(member)).available == 700
+    assert (await shop.get(order.order_id)).status == orders_pb2.ORDER_STATUS_CONFIRMED
 
 
 async def test_the_new_lots_policy_credits_fresh_points(

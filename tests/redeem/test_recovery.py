@@ -10,6 +10,7 @@ import grpc
 import pytest
 
 from runtime.auth import Role
+from runtime.programs.spec_commerce import Redeem
 from runtime.service import ServiceApp
 from services.redeem.app import make_definition
 from services.redeem.domain import saga
@@ -108,3 +109,13 @@ async def test_a_compensation_cut_off_half_way_is_finished_after_restart(
     assert (balance.available, balance.held) == (800, 0)
     assert (await shop.stock("drone")).reserved == 0
     assert shop.open_payments() == []
+
+
+def test_a_dead_drivers_saga_is_resumed_before_the_shortest_hold_can_expire() -> None:
+    """Worst case: the driver dies just after its hold was placed and its lease renewed; a
+    replica resumes the saga after the lease plus one recovery interval. That must come well
+    before the shortest hold a program may configure expires (a bank-test finding)."""
+    shortest_hold = Redeem.model_fields["hold_ttl_seconds"].metadata
+    minimum = next(m.ge for m in shortest_hold if hasattr(m, "ge"))
+    worst_case = SagaOptions().lease.total_seconds() + RedeemOptions().recovery_interval
+    assert worst_case * 2 <= minimum

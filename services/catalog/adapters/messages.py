@@ -41,6 +41,7 @@ RESERVATION_STATUSES = {
     ReservationStatus.OPEN: commands_pb2.RESERVATION_STATUS_OPEN,
     ReservationStatus.COMMITTED: commands_pb2.RESERVATION_STATUS_COMMITTED,
     ReservationStatus.RELEASED: commands_pb2.RESERVATION_STATUS_RELEASED,
+    ReservationStatus.RETURNED: commands_pb2.RESERVATION_STATUS_RETURNED,
 }
 REQUEST_STATUSES = {
     RequestStatus.OPEN: requests_pb2.ITEM_REQUEST_STATUS_OPEN,
@@ -170,6 +171,7 @@ def reservation_to_proto(reservation: Reservation) -> commands_pb2.Reservation:
         expire_time=timestamp(reservation.expires_at),
         settle_time=timestamp(reservation.settled_at),
         release_reason=reservation.release_reason,
+        return_time=timestamp(reservation.returned_at),
     )
 
 

@@ -114,7 +114,7 @@ class ReservationRow(Base):
     __tablename__ = "stock_reservations"
     __table_args__ = (
         UniqueConstraint("program_id", "order_id"),
-        CheckConstraint("status IN ('open', 'committed', 'released')", name="status"),
+        CheckConstraint("status IN ('open', 'committed', 'released', 'returned')", name="status"),
         CheckConstraint("(status = 'open') = (settled_at IS NULL)", name="settled_at"),
         Index(None, "program_id", "member_id"),
         Index(
@@ -132,6 +132,7 @@ class ReservationRow(Base):
     created_at: Mapped[datetime] = mapped_column(Instant, server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(Instant)
     settled_at: Mapped[datetime | None] = mapped_column(Instant)
+    returned_at: Mapped[datetime | None] = mapped_column(Instant)
 
 
 class ReservationLineRow(Base):

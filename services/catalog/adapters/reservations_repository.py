@@ -110,6 +110,23 @@ async def settle(
     return (await session.execute(query)).scalar_one_or_none() is not None
 
 
+async def mark_returned(
+    session: AsyncSession, program_id: str, reservation_id: str, now: datetime, reason: str
+) -> bool:
+    """Move a committed reservation to returned; False when it is not committed."""
+    query = (
+        update(ReservationRow)
+        .where(
+            ReservationRow.reservation_id == reservation_id,
+            ReservationRow.program_id == program_id,
+            ReservationRow.status == COMMITTED,
+        )
+        .values(status=ReservationStatus.RETURNED.value, returned_at=now, release_reason=reason)
+        .returning(ReservationRow.reservation_id)
+    )
+    return (await session.execute(query)).scalar_one_or_none() is not None
+
+
 async def claim_expired(session: AsyncSession, now: datetime, limit: int) -> list[ReservationRow]:
     """Open reservations past their expiry, locked; other sweepers skip them."""
     query = (
@@ -183,4 +200,5 @@ def to_reservation(row: ReservationRow, lines: Sequence[PricedLine]) -> Reservat
         expires_at=row.expires_at,
         settled_at=row.settled_at,
         release_reason=row.release_reason,
+        returned_at=row.returned_at,
     )

@@ -27,6 +27,7 @@ class ReservationStatus(StrEnum):
     OPEN = "open"
     COMMITTED = "committed"
     RELEASED = "released"
+    RETURNED = "returned"  # committed, then the order was cancelled before shipment
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,18 @@ def settle_refusal(status: ReservationStatus, reservation_id: str, wanted: str) 
     )
 
 
+def return_refusal(status: ReservationStatus, reservation_id: str) -> Exception:
+    """Why a reservation that is not committed cannot be returned."""
+    if status is ReservationStatus.RETURNED:
+        return settle_refusal(status, reservation_id, "returned")
+    return FailedPrecondition(
+        f"reservation {reservation_id} is {status.value}, not committed: only committed units "
+        "can be returned (release an open reservation instead)",
+        reason="RESERVATION_NOT_COMMITTED",
+        field="reservation_id",
+    )
+
+
 def validate_reason(reason: str) -> str:
     reason = reason.strip()
     if len(reason) > MAX_REASON:
@@ -170,6 +183,7 @@ class Reservation:
     expires_at: datetime
     settled_at: datetime | None = None
     release_reason: str = ""
+    returned_at: datetime | None = None
 
     @property
     def total_points(self) -> int:

@@ -65,6 +65,7 @@ class CatalogCommands:
         server.register(
             "ReleaseReservation", commands_pb2.ReleaseReservationRequest, self.release_reservation
         )
+        server.register("ReturnStock", commands_pb2.ReturnStockRequest, self.return_stock)
         server.register("QuoteShipping", shipping_pb2.QuoteShippingRequest, self.quote_shipping)
         server.register("IssueCodes", commands_pb2.IssueCodesRequest, self.issue_codes)
         server.register(
@@ -135,6 +136,23 @@ class CatalogCommands:
 
         return await self._once(
             ctx, "ReleaseReservation", request, commands_pb2.ReleaseReservationResponse, release
+        )
+
+    async def return_stock(
+        self, ctx: CommandContext, request: commands_pb2.ReturnStockRequest
+    ) -> commands_pb2.ReturnStockResponse:
+        self._ctx.programs.get(ctx.program_id)
+        reservation_id = require_id(request.reservation_id, "reservation_id")
+        reason = validate_reason(request.reason)
+
+        async def give_back(uow: UnitOfWork) -> commands_pb2.ReturnStockResponse:
+            reservation = await reservations.return_stock(
+                uow, ctx.program_id, reservation_id, reason, now()
+            )
+            return commands_pb2.ReturnStockResponse(reservation=reservation_to_proto(reservation))
+
+        return await self._once(
+            ctx, "ReturnStock", request, commands_pb2.ReturnStockResponse, give_back
         )
 
     async def quote_shipping(

@@ -13,13 +13,14 @@ from services.catalog.adapters import reservations_repository as repo
 from services.catalog.adapters.items_repository import CatalogView
 from services.catalog.adapters.messages import reservation_to_proto
 from services.catalog.adapters.orm import ItemRow
-from services.catalog.domain.items import Item
+from services.catalog.domain.items import Item, ItemType
 from services.catalog.domain.reservations import (
     EXPIRED_REASON,
     Reservation,
     ReservationStatus,
     ReserveStock,
     price_line,
+    return_refusal,
     settle_refusal,
 )
 from services.catalog.service_layer.items import announce_low_stock
@@ -107,6 +108,30 @@ async def release_reservation(
     for line in sorted(reservation.lines, key=lambda line: line.item_id):
         await items_repo.change_stock(session, line.item_id, reserved=-line.quantity)
     await _announce_release(uow, reservation)
+    return reservation
+
+
+async def return_stock(
+    uow: UnitOfWork, program_id: str, reservation_id: str, reason: str, now: datetime
+) -> Reservation:
+    """A confirmed order was cancelled before shipment: its committed units go back on hand
+    (an e-gift line's issued codes stay issued: the member may already have used them)."""
+    session = uow.session
+    if not await repo.mark_returned(session, program_id, reservation_id, now, reason):
+        found = await repo.find(session, program_id, reservation_id)
+        if found is None:
+            raise reservation_not_found(reservation_id)
+        raise return_refusal(found.status, reservation_id)
+    reservation = await _load(uow, program_id, reservation_id)
+    for line in sorted(reservation.lines, key=lambda line: line.item_id):
+        if line.type is not ItemType.EGIFT:
+            await items_repo.change_stock(session, line.item_id, on_hand=line.quantity)
+    await uow.emit(
+        program_id,
+        "stock_returned",
+        events_pb2.StockReturned(reservation=reservation_to_proto(reservation)),
+        aggregate_id=reservation_id,
+    )
     return reservation
 
 

@@ -209,6 +209,19 @@ class Catalog:
         )
         return response.reservation
 
+    async def return_stock(self, reservation_id: str, reason: str, key: str) -> cat.Reservation:
+        response = await self._commands.call(
+            "catalog",
+            "ReturnStock",
+            cat.ReturnStockRequest(
+                reservation_id=reservation_id, reason=reason[:200], idempotency_key=key
+            ),
+            cat.ReturnStockResponse,
+            program_id=self._program,
+            idempotency_key=key,
+        )
+        return response.reservation
+
     async def issue_codes(self, reservation_id: str, key: str) -> cat.IssueCodesResponse:
         return await self._commands.call(
             "catalog",

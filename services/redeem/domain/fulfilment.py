@@ -24,6 +24,13 @@ def start_cancel(order: Order, reason: str) -> Order:
             reason="ORDER_NOT_CANCELLABLE",
             field="order_id",
         )
+    if order.codes:
+        raise FailedPrecondition(
+            f"order {order.order_id} cannot be cancelled: its e-gift codes were issued and may "
+            "already be used",
+            reason="ORDER_NOT_CANCELLABLE",
+            field="order_id",
+        )
     return dataclasses.replace(
         order,
         status=OrderStatus.CANCELLING,

@@ -39,10 +39,11 @@ UNDO = {
     CAPTURE_PAYMENT: "refund_payment",
 }
 
-# Cancelling a confirmed order: points back, card refunded.
+# Cancelling a confirmed order: units back in stock, points back, card refunded.
+RETURN_STOCK = "return_stock"
 RETURN_POINTS = "return_points"
 REFUND_CARD = "refund_card"
-CANCEL_STEPS = (RETURN_POINTS, REFUND_CARD)
+CANCEL_STEPS = (RETURN_STOCK, RETURN_POINTS, REFUND_CARD)
 
 EGIFT_TYPE = 3  # tamaru.catalog.v1.ITEM_TYPE_EGIFT
 
@@ -86,6 +87,8 @@ def next_cancel_step(order: Order) -> str | None:
         if step == REFUND_CARD and order.yen_paid == 0:
             continue
         if step == RETURN_POINTS and not order.capture_tx_id:
+            continue
+        if step == RETURN_STOCK and not order.reservation_id:
             continue
         return step
     return None

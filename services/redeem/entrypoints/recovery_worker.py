@@ -27,7 +27,7 @@ class SagaRecovery:
         runner: SagaRunner,
         knows_program: Callable[[str], bool],
         *,
-        interval: float = 5.0,
+        interval: float = 2.0,
         batch_size: int = 20,
     ) -> None:
         self._uow_factory = uow_factory

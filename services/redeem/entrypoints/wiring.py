@@ -25,7 +25,7 @@ class RedeemOptions:
     gateway: PaymentGateway | None = None
     faults: FaultPlan = field(default_factory=FaultPlan)
     saga: SagaOptions = field(default_factory=SagaOptions)
-    recovery_interval: float = 5.0
+    recovery_interval: float = 2.0  # see SagaOptions.lease
 
 
 def default_gateway(env: Environment) -> PaymentGateway:

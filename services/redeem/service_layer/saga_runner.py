@@ -46,7 +46,11 @@ AfterConfirm = Callable[[Order], Awaitable[None]]
 @dataclass(frozen=True)
 class SagaOptions:
     # How long a driver owns a saga without saving progress before another may take over.
-    lease: timedelta = timedelta(seconds=30)
+    # Lease + the recovery interval must stay well under the shortest hold TTL a program may
+    # set (30 s): a saga whose driver died is then resumed while its points hold still stands,
+    # instead of failing on an expired hold (a finding of the bank test, docs/reliability.md).
+    # A step outliving the lease is safe, only wasteful: saves are fenced and steps idempotent.
+    lease: timedelta = timedelta(seconds=10)
     # Tries of a step whose reply never came, before a saga (before the pivot) gives up.
     max_attempts: int = 6
     # Tries within one request before it answers PENDING and leaves the rest to recovery.

@@ -215,6 +215,9 @@ class OrderSteps:
 
     async def cancel(self, step: str, order: Order) -> Order:
         reason = f"order {order.order_id} cancelled"
+        if step == saga.RETURN_STOCK:
+            await self.catalog.return_stock(order.reservation_id, reason, order.step_key(step))
+            return order
         if step == saga.RETURN_POINTS:
             source = order_source(order.order_id)
             if self.spec.redeem.cancel_policy == "restoreOriginalLots":
