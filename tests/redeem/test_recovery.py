@@ -22,6 +22,10 @@ from tests.redeem.shop import Shop, lines
 from tests.support.services import running_service
 
 SHORT_LEASE = SagaOptions(lease=timedelta(seconds=1), inline_attempts=2, retry_delay=0.05)
+# The instance that 'dies' keeps its lease long enough that, on a loaded machine, the session's
+# other redeem instance (recovering every 0.5 s) cannot take the saga over mid-request; after
+# the crash the saga waits this long before recovery picks it up.
+CRASHING_LEASE = SagaOptions(lease=timedelta(seconds=4), inline_attempts=2, retry_delay=0.05)
 
 
 async def crash_an_order(
@@ -33,7 +37,7 @@ async def crash_an_order(
 ) -> None:
     """Place the order on an instance that 'dies' at the planned step, then stop it."""
     options = RedeemOptions(
-        gateway=shop.gateway, faults=plan, saga=SHORT_LEASE, recovery_interval=3600
+        gateway=shop.gateway, faults=plan, saga=CRASHING_LEASE, recovery_interval=3600
     )
     async with running_service(make_definition(options), database_url, nats_url) as app:
         await known(app, shop.program.program_id)
