@@ -24,6 +24,9 @@ class Sizes:
     expiry_lots: int  # due lots swept (by the service's sweeper, and again by the baseline)
     expiry_lots_per_account: int
     sweep_batch: int  # LedgerSweeper batch size (the service's default)
+    order_clients: int = 16  # members placing orders at once (issue 5)
+    catalog_items: int = 100_000  # items searched over (issue 5)
+    search_clients: int = 1  # one caller: the p99 is a search's own cost
 
     @property
     def small_label(self) -> str:
@@ -91,6 +94,8 @@ TINY = Sizes(
     expiry_lots=400,
     expiry_lots_per_account=4,
     sweep_batch=100,
+    order_clients=2,
+    catalog_items=500,
 )
 
 PROFILES = {s.name: s for s in (FULL, QUICK, TINY)}

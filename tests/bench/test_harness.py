@@ -1,6 +1,6 @@
 """The benchmark harness still works end to end (so `make bench` cannot rot): every scenario
-runs at tiny sizes against a real stack — the accounts service as its own process, the test
-session's PostgreSQL server and NATS — and writes well-formed results.
+runs at tiny sizes against a real stack — accounts, catalog and redeem as their own
+processes, the test session's PostgreSQL server and NATS — and writes well-formed results.
 
 The figures themselves mean nothing at this size; the test checks their shape and that no
 call failed, not their speed.
@@ -41,6 +41,10 @@ async def test_every_scenario_runs_and_writes_its_results(
 
     assert result.failures == []
     assert {f.operation for f in result.figures if f.scenario == "accounts"} == ACCOUNTS_OPERATIONS
+    assert {(f.scenario, f.operation) for f in result.figures if f.scenario != "accounts"} == {
+        ("redeem", "order"),
+        ("catalog", "search"),
+    }
     for figure in result.figures:
         for stats in (figure.service, figure.baseline):
             assert stats is not None, f"{figure.operation} has no baseline"
