@@ -94,9 +94,10 @@ async def test_sponsor_funded_points_are_charged_and_reversals_credited(
         billing_pb2.ExportUsageReportRequest(period=period, format=billing_pb2.EXPORT_FORMAT_HTML),
     )
     page = html_export.content.decode()
-    assert page.count("<svg") == 6  # sources, spends, growth, tiers, top senders, receivers
+    # sources, spends, growth, tiers, top senders, receivers, top items, lottery entries
+    assert page.count("<svg") == 8
     assert "criterion:welcome" in page
-    assert "Pending: redeem does not publish" in page
+    assert "Top items (units)" in page
 
 
 async def test_yen_per_point_and_the_bundle_come_from_the_plan(

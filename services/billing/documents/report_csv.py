@@ -7,8 +7,6 @@ import io
 
 from services.billing.domain.reports import UsageReport
 
-PENDING = "pending: redeem events do not exist yet"
-
 
 def report_csv(report: UsageReport) -> bytes:
     out = io.StringIO()
@@ -40,10 +38,10 @@ def report_csv(report: UsageReport) -> bytes:
         ("top_thanks_senders", report.top_thanks_senders),
         ("top_thanks_receivers", report.top_thanks_receivers),
         ("tier_distribution", report.tier_distribution),
+        ("top_items", report.top_items),
+        ("lottery_entries", report.lottery_entries),
     ]
     for name, items in sections:
         for key, value in items:
             w.writerow([name, key, value])
-    w.writerow(["top_items", "", PENDING])
-    w.writerow(["lottery_entries", "", PENDING])
     return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -73,7 +73,9 @@ def report_html(report: UsageReport) -> str:
 {bar_chart(report.top_thanks_receivers, "Top receivers / 受信上位")}
 </div>
 <h2>Items and lotteries / 交換・抽選</h2>
-<p class="pending">Pending: redeem does not publish order or lottery events yet, so top items
-and lottery entries are not reported (no estimates are shown).</p>
+<div class="grid">
+{bar_chart(report.top_items, "Top items (units) / 交換上位")}
+{bar_chart(report.lottery_entries, "Lottery entries / 抽選応募")}
+</div>
 </body></html>
 """

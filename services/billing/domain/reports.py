@@ -31,8 +31,7 @@ class UsageReport:
     top_thanks_senders: list[tuple[str, int]]
     top_thanks_receivers: list[tuple[str, int]]
     tier_distribution: list[tuple[str, int]]
-    # Extension points: redeem's order and lottery events do not exist yet. They stay empty
-    # (never estimated) until a consumer of those events fills them.
+    # From redeem's events: units per SKU (confirmed, less cancelled) and entries per lottery.
     top_items: list[tuple[str, int]] = field(default_factory=list)
     lottery_entries: list[tuple[str, int]] = field(default_factory=list)
     growth: list[MemberCounts] = field(default_factory=list)

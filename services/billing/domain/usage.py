@@ -23,6 +23,8 @@ class Metric(StrEnum):
     THANKS_MESSAGES = "thanks_messages"
     THANKS_SENT = "thanks_sent"  # key: the sender's account id
     THANKS_RECEIVED = "thanks_received"  # key: the receiver's account id
+    ITEMS_REDEEMED = "items_redeemed"  # key: SKU; units of confirmed orders, less cancellations
+    LOTTERY_ENTRIES = "lottery_entries"  # key: lottery id
 
 
 # Sources whose id names something a sponsor reviews (a criterion, a rule or campaign).

@@ -1,4 +1,5 @@
-"""Applies accounts' events to billing's tables: charges, members, usage, tiers, drafts.
+"""Applies accounts' and redeem's events to billing's tables: charges, members, usage, tiers,
+drafts, redeemed items and lottery entries.
 
 Runs inside the consumer's transaction, after the inbox claimed the event, so each event
 takes effect once. Every effect is either a sum (counters, charges) or keyed by time
@@ -25,6 +26,7 @@ from services.billing.domain.usage import Metric, source_key
 from services.billing.service_layer.drafts import Drafts
 from tamaru.accounts.v1 import events_pb2, ledger_pb2
 from tamaru.common.v1 import common_pb2
+from tamaru.redeem.v1 import events_pb2 as redeem_events_pb2
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +178,8 @@ async def _members_changed(ev: EventContext, period: Period) -> None:
 
 
 Handler = Callable[[EventContext, Message], Awaitable[None]]
-HANDLERS: dict[str, tuple[type[Message], Handler]] = {
+Handlers = dict[str, tuple[type[Message], Handler]]
+HANDLERS: Handlers = {
     "points_credited": (events_pb2.PointsCredited, points_credited),  # type: ignore[dict-item]
     "transaction_reversed": (events_pb2.TransactionReversed, transaction_reversed),  # type: ignore[dict-item]
     "points_debited": (events_pb2.PointsDebited, points_debited),  # type: ignore[dict-item]
@@ -190,16 +193,17 @@ HANDLERS: dict[str, tuple[type[Message], Handler]] = {
 }
 
 
-class AccountsEventApplier:
-    """The consumer's handler: envelope -> the event's effect on billing's tables."""
+class EventApplier:
+    """A consumer's handler: envelope -> the event's effect on billing's tables."""
 
-    def __init__(self, programs: ProgramRegistry) -> None:
+    def __init__(self, programs: ProgramRegistry, handlers: Handlers) -> None:
         self.programs = programs
+        self.handlers = handlers
 
     async def __call__(self, uow: UnitOfWork, envelope: common_pb2.EventEnvelope) -> None:
-        entry = HANDLERS.get(envelope.event_type)
+        entry = self.handlers.get(envelope.event_type)
         if entry is None:
-            return  # holds, links, news...: nothing billing counts
+            return  # holds, links, news, shipments...: nothing billing counts
         message_type, handler = entry
         try:
             spec = self.programs.spec(envelope.program_id)
@@ -220,3 +224,28 @@ class AccountsEventApplier:
             drafts=Drafts(repo, invoices, spec),
         )
         await handler(ev, message_type.FromString(envelope.payload))
+
+
+# -- redeem's events: what members redeemed and entered ---------------------------------------
+
+
+async def order_confirmed(ev: EventContext, msg: redeem_events_pb2.OrderChanged) -> None:
+    for line in msg.order.lines:
+        await ev.repo.count(ev.period, Metric.ITEMS_REDEEMED, line.sku, line.quantity)
+
+
+async def order_cancelled(ev: EventContext, msg: redeem_events_pb2.OrderChanged) -> None:
+    # In the month of the cancellation, like a reversal's negative charge.
+    for line in msg.order.lines:
+        await ev.repo.count(ev.period, Metric.ITEMS_REDEEMED, line.sku, -line.quantity)
+
+
+async def lottery_entered(ev: EventContext, msg: redeem_events_pb2.LotteryEntered) -> None:
+    await ev.repo.count(ev.period, Metric.LOTTERY_ENTRIES, msg.entry.lottery_id, 1)
+
+
+REDEEM_HANDLERS: Handlers = {
+    "order_confirmed": (redeem_events_pb2.OrderChanged, order_confirmed),  # type: ignore[dict-item]
+    "order_cancelled": (redeem_events_pb2.OrderChanged, order_cancelled),  # type: ignore[dict-item]
+    "lottery_entered": (redeem_events_pb2.LotteryEntered, lottery_entered),  # type: ignore[dict-item]
+}

@@ -70,5 +70,7 @@ async def usage_report(
         top_thanks_senders=[(refs.get(a, a), n) for a, n in senders],
         top_thanks_receivers=[(refs.get(a, a), n) for a, n in receivers],
         tier_distribution=sorted(tiers.items()),
+        top_items=[(sku, n) for sku, n in top(counters.get(Metric.ITEMS_REDEEMED, {})) if n > 0],
+        lottery_entries=by_key(Metric.LOTTERY_ENTRIES),
         growth=await growth(repo, spec, period.plus(-11), period) if with_growth else [],
     )
