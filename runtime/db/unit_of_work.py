@@ -105,30 +105,10 @@ class UnitOfWork:
         occurred_at: datetime | None = None,
     ) -> str:
         """Announce an event; it is published only if this transaction commits."""
-        event_id = new_id()
-        envelope = build_envelope(
-            event_id=event_id,
-            program_id=program_id,
-            service=self.service,
-            event_type=event_type,
-            payload=payload,
-            aggregate_id=aggregate_id,
-            occurred_at=occurred_at,
+        ids = await self.emit_many(
+            program_id, event_type, [(payload, aggregate_id)], occurred_at=occurred_at
         )
-        headers: dict[str, str] = {}
-        propagate.inject(headers)
-        await self.session.execute(
-            _INSERT_OUTBOX.values(
-                event_id=event_id,
-                program_id=program_id,
-                subject=event_subject(program_id, self.service, event_type),
-                envelope=envelope.SerializeToString(),
-                headers=headers,
-                attempts=0,
-            )
-        )
-        self._emitted += 1
-        return event_id
+        return ids[0]
 
     async def emit_many(
         self,
