@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: help install gen lint test test-fast run demo bench chaos lock clean migrate
+.PHONY: help install gen lint test test-fast run demo bench bench-scale chaos lock clean migrate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ demo: install ## like `make run`, but exit after the demo (non-zero if it fails)
 
 bench: install ## benchmarks (see docs/performance.md)
 	$(PY) -m bench
+
+bench-scale: install ## the accounts ledger at 10,000,000 accounts (30+ min, about 10 GB of disk)
+	$(PY) -m bench --sizes scale --only accounts
 
 chaos: install ## the bank test under faults, then a verdict; long: CHAOS_ARGS="--seconds 600 --programs 5 --clients 32"
 	$(PY) -m chaos $(CHAOS_ARGS)

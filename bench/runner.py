@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from bench import cpu, report
+from bench import cpu, footprint, report
 from bench.profiling import Profiler
 from bench.progress import Console
 from bench.results import RunResult
@@ -85,6 +85,11 @@ async def run_benchmarks(
                 "profiled run: py-spy sampled the service during its phases, so figures are "
                 "a little lower than without it"
             )
+        try:
+            result.stack["footprint"] = await footprint.measure(stack)
+            result.notes.append(footprint.describe(result.stack["footprint"]))
+        except Exception as exc:  # a missing figure must not lose the run's results
+            result.notes.append(f"footprint not measured: {exc}")
     finally:
         await stack.stop()
     result.finished_at = datetime.now(UTC).isoformat(timespec="seconds")

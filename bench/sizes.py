@@ -3,7 +3,7 @@ smoke test, which only proves the harness still works end to end)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -98,4 +98,8 @@ TINY = Sizes(
     catalog_items=500,
 )
 
-PROFILES = {s.name: s for s in (FULL, QUICK, TINY)}
+# `make bench-scale` (issue 9): the ledger at 10,000,000 accounts against 10,000, to show that a
+# balance read, a credit and a sweep cost the same; the accounts scenario only.
+SCALE = replace(FULL, name="scale", large_population=10_000_000, read_clients=(1,))
+
+PROFILES = {s.name: s for s in (FULL, QUICK, TINY, SCALE)}

@@ -69,3 +69,8 @@ async def test_every_scenario_runs_and_writes_its_results(
     assert "| operation | service |" in summary
     assert all(f.title in summary for f in result.figures)
     assert paths["plot"].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    footprint = data["stack"]["footprint"]
+    assert footprint["database_bytes"] > 0
+    assert set(footprint["service_peak_rss_bytes"]) == {"accounts", "catalog", "redeem"}
+    assert all(n and n > 10 * 2**20 for n in footprint["service_peak_rss_bytes"].values())
+    assert "footprint: database" in summary
