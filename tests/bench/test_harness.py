@@ -23,6 +23,7 @@ ACCOUNTS_OPERATIONS = {
     *(f"balance_{TINY.small_label}_{c}" for c in TINY.read_clients),
     *(f"balance_{TINY.large_label}_{c}" for c in TINY.read_clients),
     "expiry",
+    f"credit_at_{TINY.large_label}",
 }
 
 
