@@ -52,6 +52,16 @@ class Check:
     met: bool
 
 
+def p99_at_most(ceiling_ms: float, p99_ms: float | None) -> Check:
+    """A latency target: the p99 at most `ceiling_ms` (unmet when nothing was measured)."""
+    shown = "n/a" if p99_ms is None else f"p99 {p99_ms:.1f} ms"
+    return Check(
+        target=f"p99 <= {ceiling_ms:.0f} ms",
+        measured=shown,
+        met=p99_ms is not None and p99_ms <= ceiling_ms,
+    )
+
+
 @dataclass
 class Figure:
     scenario: str

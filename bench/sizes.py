@@ -30,14 +30,14 @@ class Sizes:
 
     @property
     def small_label(self) -> str:
-        return _count_label(self.small_population)
+        return count_label(self.small_population)
 
     @property
     def large_label(self) -> str:
-        return _count_label(self.large_population)
+        return count_label(self.large_population)
 
 
-def _count_label(n: int) -> str:
+def count_label(n: int) -> str:
     if n >= 1_000_000 and n % 1_000_000 == 0:
         return f"{n // 1_000_000}M"
     if n >= 1_000 and n % 1_000 == 0:

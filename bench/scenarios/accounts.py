@@ -24,7 +24,7 @@ from bench.baseline import (
     raw_expiry_sweep,
 )
 from bench.loaders import LotSpec, Population, load_population
-from bench.results import Check, Figure, Stats
+from bench.results import Check, Figure, Stats, p99_at_most
 from bench.scenario import BenchContext, Scenario
 from bench.scenarios.accounts_client import AccountsClient
 from bench.stack import BenchProgram
@@ -55,11 +55,6 @@ def _any(pop: Population) -> int:
 
 def _at_least(target: str, value: float, floor: float, shown: str) -> Check:
     return Check(target=target, measured=shown, met=value >= floor)
-
-
-def _latency_at_most(target: str, value: float | None, ceiling: float) -> Check:
-    shown = "n/a" if value is None else f"p99 {value:.1f} ms"
-    return Check(target=target, measured=shown, met=value is not None and value <= ceiling)
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
@@ -127,7 +122,7 @@ async def _singles(
         ratio = figure.ratio or 0.0
         figure.checks = [
             _at_least(f">= {CREDIT_RATIO}x raw", ratio, CREDIT_RATIO, f"{ratio:.2f}x raw"),
-            _latency_at_most(f"p99 <= {CREDIT_P99_MS:.0f} ms", measured.p99_ms, CREDIT_P99_MS),
+            p99_at_most(CREDIT_P99_MS, measured.p99_ms),
         ]
     return figure
 
@@ -201,7 +196,7 @@ async def _balances(ctx: BenchContext, now: datetime) -> list[Figure]:
         and (p99 <= small_p99 * READ_NOISE or p99 - small_p99 <= READ_NOISE_MS)
     )
     large_one.checks = [
-        _latency_at_most(f"p99 <= {READ_P99_MS:.0f} ms", p99, READ_P99_MS),
+        p99_at_most(READ_P99_MS, p99),
         Check(
             target=f"no worse than at {s.small_label}",
             measured=f"p99 {_ms(p99)} vs {_ms(small_p99)}",

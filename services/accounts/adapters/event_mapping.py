@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
+from itertools import groupby
 from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
@@ -105,35 +106,11 @@ def aggregate_of(event: Any) -> str:
 async def publish_events(uow: UnitOfWork, program_id: str, events: Iterable[Any]) -> None:
     """Write the plan's events to the outbox: one row per event, one INSERT per run of events
     sharing a type and moment (a batch credit's 1,000 `points_credited` are one statement)."""
-    pending = list(events)
-    start = 0
-    while start < len(pending):
-        first = pending[start]
-        key = (first.event_type, getattr(first, "occurred_at", None))
-        end = start + 1
-        while (
-            end < len(pending)
-            and (
-                pending[end].event_type,
-                getattr(pending[end], "occurred_at", None),
-            )
-            == key
-        ):
-            end += 1
-        run = pending[start:end]
-        if len(run) == 1:
-            await uow.emit(
-                program_id,
-                first.event_type,
-                to_proto(first),
-                aggregate_id=aggregate_of(first),
-                occurred_at=key[1],
-            )
-        else:
-            await uow.emit_many(
-                program_id,
-                first.event_type,
-                [(to_proto(e), aggregate_of(e)) for e in run],
-                occurred_at=key[1],
-            )
-        start = end
+    runs = groupby(events, key=lambda e: (e.event_type, getattr(e, "occurred_at", None)))
+    for (event_type, occurred_at), run in runs:
+        await uow.emit_many(
+            program_id,
+            event_type,
+            [(to_proto(e), aggregate_of(e)) for e in run],
+            occurred_at=occurred_at,
+        )

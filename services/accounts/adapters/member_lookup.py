@@ -34,33 +34,24 @@ async def resolve_account_id(
 ) -> str:
     which = selector.WhichOneof("selector")
     if which is None:
-        raise InvalidArgument(
-            f"{field} is required: give its account_id, external_ref or an identifier",
-            field=field,
-        )
+        raise _required(field)
     if which == "account_id":
         query = select(MemberRow.member_id).where(
             MemberRow.program_id == program_id, MemberRow.member_id == selector.account_id
         )
-        shown = f"account {selector.account_id}"
     elif which == "external_ref":
         query = select(MemberRow.member_id).where(
             MemberRow.program_id == program_id, MemberRow.external_ref == selector.external_ref
         )
-        shown = f"external_ref {selector.external_ref!r}"
     else:
-        kind = identifier_kind(selector.identifier.type)
         query = select(IdentifierRow.member_id).where(
             IdentifierRow.program_id == program_id,
-            IdentifierRow.kind == kind,
+            IdentifierRow.kind == identifier_kind(selector.identifier.type),
             IdentifierRow.value == selector.identifier.value,
         )
-        shown = f"{kind} {selector.identifier.value!r}"
     account_id = await session.scalar(query)
     if account_id is None:
-        raise NotFound(
-            f"no member with {shown} in this program", reason="MEMBER_NOT_FOUND", field=field
-        )
+        raise _not_found(selector, field)
     return account_id
 
 
@@ -83,10 +74,7 @@ async def resolve_account_ids(
         which = selector.WhichOneof("selector")
         try:
             if which is None:
-                raise InvalidArgument(
-                    f"{name} is required: give its account_id, external_ref or an identifier",
-                    field=name,
-                )
+                raise _required(name)
             if which == "account_id":
                 by_id.setdefault(selector.account_id, []).append(index)
             elif which == "external_ref":
@@ -126,11 +114,7 @@ async def resolve_account_ids(
         if index in found:
             results[index] = found[index]
         else:
-            results[index] = NotFound(
-                f"no member with {_shown(selector)} in this program",
-                reason="MEMBER_NOT_FOUND",
-                field=field.format(index=index),
-            )
+            results[index] = _not_found(selector, field.format(index=index))
     return [r for r in results if r is not None]
 
 
@@ -138,6 +122,20 @@ def _place(found: dict[int, str], wanted: Mapping[Any, list[int]], rows: Iterabl
     for key, member_id in rows:
         for index in wanted.get(key, ()):
             found[index] = member_id
+
+
+def _required(field: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"{field} is required: give its account_id, external_ref or an identifier", field=field
+    )
+
+
+def _not_found(selector: members_pb2.MemberSelector, field: str) -> NotFound:
+    return NotFound(
+        f"no member with {_shown(selector)} in this program",
+        reason="MEMBER_NOT_FOUND",
+        field=field,
+    )
 
 
 def _shown(selector: members_pb2.MemberSelector) -> str:

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from runtime.messaging.consumer import EventConsumer
 from runtime.service import ServiceContext
-from services.billing.service_layer.events import HANDLERS, REDEEM_HANDLERS, EventApplier
+from services.billing.service_layer.events import (
+    HANDLERS,
+    REDEEM_HANDLERS,
+    EventApplier,
+    Handlers,
+)
 
 DURABLE = "billing-accounts"
 SUBJECTS = ["tamaru.evt.*.accounts.>"]
@@ -13,21 +18,21 @@ REDEEM_DURABLE = "billing-redeem"
 REDEEM_SUBJECTS = ["tamaru.evt.*.redeem.>"]
 
 
-def accounts_consumer(ctx: ServiceContext) -> EventConsumer:
+def _consumer(
+    ctx: ServiceContext, durable: str, subjects: list[str], handlers: Handlers
+) -> EventConsumer:
     return EventConsumer(
         ctx.js,
         ctx.uow,
-        durable=DURABLE,
-        subjects=SUBJECTS,
-        handler=EventApplier(ctx.programs, HANDLERS),
+        durable=durable,
+        subjects=subjects,
+        handler=EventApplier(ctx.programs, handlers),
     )
+
+
+def accounts_consumer(ctx: ServiceContext) -> EventConsumer:
+    return _consumer(ctx, DURABLE, SUBJECTS, HANDLERS)
 
 
 def redeem_consumer(ctx: ServiceContext) -> EventConsumer:
-    return EventConsumer(
-        ctx.js,
-        ctx.uow,
-        durable=REDEEM_DURABLE,
-        subjects=REDEEM_SUBJECTS,
-        handler=EventApplier(ctx.programs, REDEEM_HANDLERS),
-    )
+    return _consumer(ctx, REDEEM_DURABLE, REDEEM_SUBJECTS, REDEEM_HANDLERS)

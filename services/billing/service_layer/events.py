@@ -27,6 +27,7 @@ from services.billing.service_layer.drafts import Drafts
 from tamaru.accounts.v1 import events_pb2, ledger_pb2
 from tamaru.common.v1 import common_pb2
 from tamaru.redeem.v1 import events_pb2 as redeem_events_pb2
+from tamaru.redeem.v1.orders_pb2 import Order
 
 log = logging.getLogger(__name__)
 
@@ -229,15 +230,18 @@ class EventApplier:
 # -- redeem's events: what members redeemed and entered ---------------------------------------
 
 
+async def _count_items(ev: EventContext, order: Order, sign: int) -> None:
+    for line in order.lines:
+        await ev.repo.count(ev.period, Metric.ITEMS_REDEEMED, line.sku, sign * line.quantity)
+
+
 async def order_confirmed(ev: EventContext, msg: redeem_events_pb2.OrderChanged) -> None:
-    for line in msg.order.lines:
-        await ev.repo.count(ev.period, Metric.ITEMS_REDEEMED, line.sku, line.quantity)
+    await _count_items(ev, msg.order, +1)
 
 
 async def order_cancelled(ev: EventContext, msg: redeem_events_pb2.OrderChanged) -> None:
     # In the month of the cancellation, like a reversal's negative charge.
-    for line in msg.order.lines:
-        await ev.repo.count(ev.period, Metric.ITEMS_REDEEMED, line.sku, -line.quantity)
+    await _count_items(ev, msg.order, -1)
 
 
 async def lottery_entered(ev: EventContext, msg: redeem_events_pb2.LotteryEntered) -> None:
