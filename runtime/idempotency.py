@@ -16,12 +16,12 @@ Usage inside a unit of work:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from google.protobuf.message import Message
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -141,3 +141,95 @@ async def run_idempotent(
         return response
 
     return await run_in_transaction(uow_factory, once)
+
+
+async def begin_many(
+    session: AsyncSession, program_id: str, scope: str, requests: Mapping[str, Message]
+) -> dict[str, bytes | IdempotencyKeyReused | None]:
+    """`begin` for many keys in two statements (batch entries that carry their own keys).
+
+    Per key: None (reserved now: do the work, then `finish_many`), the stored response of the
+    first request with it, or an `IdempotencyKeyReused` error for a different request. Keys are
+    reserved in sorted order, so two batches sharing keys wait for each other, never deadlock.
+    """
+    if not requests:
+        return {}
+    keys = sorted(requests)
+    for key in keys:
+        require_key(key)
+    fingerprints = {key: request_fingerprint(requests[key]) for key in keys}
+    inserted = await session.execute(
+        insert(IdempotencyRecord)
+        .values(
+            [
+                {
+                    "program_id": program_id,
+                    "scope": scope,
+                    "key": key,
+                    "request_hash": fingerprints[key],
+                    "response": b"",
+                }
+                for key in keys
+            ]
+        )
+        .on_conflict_do_nothing()
+        .returning(IdempotencyRecord.key)
+    )
+    reserved = set(inserted.scalars())
+    found: dict[str, bytes | IdempotencyKeyReused | None] = {key: None for key in reserved}
+    earlier = [key for key in keys if key not in reserved]
+    if earlier:
+        rows = await session.execute(
+            select(
+                IdempotencyRecord.key, IdempotencyRecord.request_hash, IdempotencyRecord.response
+            ).where(
+                IdempotencyRecord.program_id == program_id,
+                IdempotencyRecord.scope == scope,
+                IdempotencyRecord.key.in_(earlier),
+            )
+        )
+        for key, stored_hash, response in rows:
+            found[key] = (
+                bytes(response)
+                if bytes(stored_hash) == fingerprints[key]
+                else IdempotencyKeyReused(
+                    f"idempotency_key {key!r} was already used for a different {scope} request",
+                    field="idempotency_key",
+                )
+            )
+    return found
+
+
+async def finish_many(
+    session: AsyncSession, program_id: str, scope: str, responses: Mapping[str, Message]
+) -> None:
+    """Store the responses of keys `begin_many` reserved (one statement)."""
+    if not responses:
+        return
+    # Core, not the ORM: an executemany UPDATE keyed by a bound parameter.
+    table = cast(Table, IdempotencyRecord.__table__)
+    await session.execute(
+        update(table)
+        .where(
+            table.c.program_id == program_id,
+            table.c.scope == scope,
+            table.c.key == bindparam("k"),
+        )
+        .values(response=bindparam("r")),
+        [
+            {"k": key, "r": response.SerializeToString(deterministic=True)}
+            for key, response in responses.items()
+        ],
+    )
+
+
+async def forget_many(session: AsyncSession, program_id: str, scope: str, keys: list[str]) -> None:
+    """Give back keys `begin_many` reserved for work that was then refused."""
+    if keys:
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.program_id == program_id,
+                IdempotencyRecord.scope == scope,
+                IdempotencyRecord.key.in_(keys),
+            )
+        )

@@ -8,47 +8,30 @@ from datetime import UTC, datetime
 import grpc
 
 from runtime.db.unit_of_work import UnitOfWork
-from runtime.errors import InvalidArgument, TamaruError
-from runtime.messaging.commands import error_detail
-from services.accounts.adapters.event_mapping import timestamp, to_proto
+from services.accounts.adapters.event_mapping import to_proto
 from services.accounts.adapters.ledger_queries import history_page, page_size, verify_program
 from services.accounts.adapters.ledger_repository import LedgerRepository
-from services.accounts.adapters.member_lookup import resolve_account_id, resolve_account_ids
+from services.accounts.adapters.member_lookup import resolve_account_id
 from services.accounts.domain.balances import expiring_within
-from services.accounts.domain.commands import AdjustPoints, Credit
+from services.accounts.domain.commands import AdjustPoints
 from services.accounts.domain.model import Source, SourceType
+from services.accounts.entrypoints.batch_credit import check_size, credit_entries
 from services.accounts.entrypoints.ledger_convert import (
     balance_proto,
     credit_command,
+    credit_result,
     debit_command,
     draws_proto,
     expiring_proto,
     kind_from,
     optional_time,
     reverse_command,
-    source_from,
     transaction_proto,
     transfer_command,
 )
 from services.accounts.entrypoints.rpc_base import RpcBase
 from tamaru.accounts.v1 import accounts_pb2, ledger_pb2
 from tamaru.common.v1 import common_pb2
-
-MAX_BATCH_ENTRIES = 10_000  # the proto's documented limit: about 1 MB of request
-
-
-def credit_result(
-    plan_tx_id: str, account_id: str, lot_id: str, expires_at: datetime | None, deficit_repaid: int
-) -> accounts_pb2.CreditResult:
-    result = accounts_pb2.CreditResult(
-        transaction_id=plan_tx_id,
-        account_id=account_id,
-        lot_id=lot_id,
-        deficit_repaid=deficit_repaid,
-    )
-    if expires_at is not None:
-        result.expires_at.CopyFrom(timestamp(expires_at))
-    return result
 
 
 class LedgerRpcs(RpcBase):
@@ -87,69 +70,16 @@ class LedgerRpcs(RpcBase):
         self, request: accounts_pb2.BatchCreditRequest, context: grpc.aio.ServicerContext
     ) -> accounts_pb2.BatchCreditResponse:
         actor = self.caller().key_id
-        if not 1 <= len(request.entries) <= MAX_BATCH_ENTRIES:
-            raise InvalidArgument(
-                f"entries holds {len(request.entries)}: send 1 to {MAX_BATCH_ENTRIES:,} "
-                "entries per call (split larger batches)",
-                field="entries",
-            )
+        check_size(request.entries)
 
         async def work(uow: UnitOfWork, program_id: str) -> accounts_pb2.BatchCreditResponse:
-            results: list[accounts_pb2.BatchCreditEntryResult] = []
-            cmds: list[Credit] = []
-            positions: list[int] = []  # request index of each command
-            resolved = await resolve_account_ids(
-                uow.session, program_id, [entry.member for entry in request.entries]
-            )
-            for index, (entry, account_id) in enumerate(
-                zip(request.entries, resolved, strict=True)
-            ):
-                try:
-                    if isinstance(account_id, TamaruError):
-                        raise account_id
-                    source = source_from(entry.source, field=f"entries[{index}].source")
-                except TamaruError as exc:
-                    results.append(
-                        accounts_pb2.BatchCreditEntryResult(index=index, error=error_detail(exc))
-                    )
-                    continue
-                positions.append(index)
-                cmds.append(
-                    Credit(
-                        account_id=account_id,
-                        amount=entry.amount,
-                        source=source,
-                        kind=kind_from(entry.kind),
-                        reason=entry.reason,
-                        actor=actor,
-                        idempotency_key=f"{request.idempotency_key}#{index}",
-                        sponsor_funded=entry.sponsor_funded,
-                        earned_at=optional_time(entry.earned_at, entry.HasField("earned_at")),
-                    )
-                )
-            batch = await self.ledger(program_id).batch_credit(uow, cmds)
-            lots_by_tx = {lot.source_tx_id: lot for lot in batch.plan.new_lots}
-            for tx, cmd_index in zip(batch.plan.transactions, batch.accepted, strict=True):
-                lot = lots_by_tx[tx.tx_id]
-                results.append(
-                    accounts_pb2.BatchCreditEntryResult(
-                        index=positions[cmd_index],
-                        result=credit_result(
-                            tx.tx_id, tx.account_id, lot.lot_id, lot.expires_at, 0
-                        ),
-                    )
-                )
-            for rejected in batch.rejected:
-                index = positions[rejected.index]
-                err = rejected.error
-                err.field = err.field.replace(f"entries[{rejected.index}]", f"entries[{index}]")
-                results.append(
-                    accounts_pb2.BatchCreditEntryResult(index=index, error=error_detail(err))
-                )
-            results.sort(key=lambda r: r.index)
-            rejected_count = sum(1 for r in results if r.HasField("error"))
-            return accounts_pb2.BatchCreditResponse(
-                credited=len(results) - rejected_count, rejected=rejected_count, results=results
+            return await credit_entries(
+                uow,
+                self.ledger(program_id),
+                program_id,
+                request.entries,
+                batch_key=request.idempotency_key,
+                actor=actor,
             )
 
         return await self.mutate("BatchCredit", request, accounts_pb2.BatchCreditResponse, work)

@@ -14,15 +14,16 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from runtime.db.unit_of_work import UnitOfWork
+from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
 from runtime.errors import InvalidArgument
 from runtime.idempotency import run_idempotent
 from runtime.messaging.commands import CommandContext, CommandServer
 from runtime.service import ServiceContext
 from services.accounts.adapters.event_mapping import source_proto, timestamp, to_proto
+from services.accounts.adapters.group_repository import get_group
 from services.accounts.adapters.ledger_repository import LedgerRepository
 from services.accounts.adapters.member_lookup import resolve_account_id
-from services.accounts.adapters.member_queries import group_ids_of
+from services.accounts.adapters.member_queries import MemberFilter, group_ids_of, member_page
 from services.accounts.adapters.orm import MemberRow
 from services.accounts.domain.commands import (
     CaptureHold,
@@ -30,9 +31,10 @@ from services.accounts.domain.commands import (
     ReleaseHold,
 )
 from services.accounts.domain.model import Hold
-from services.accounts.entrypoints.grpc_ledger import credit_result
+from services.accounts.entrypoints.batch_credit import check_size, credit_entries
 from services.accounts.entrypoints.ledger_convert import (
     credit_command,
+    credit_result,
     debit_command,
     draws_proto,
     reverse_command,
@@ -45,6 +47,8 @@ from tamaru.accounts.v1 import accounts_pb2, ledger_pb2
 from tamaru.accounts.v1 import commands_pb2 as c
 
 R = TypeVar("R", bound=Message)
+
+MAX_GROUP_PAGE = 10_000
 
 
 def hold_proto(hold: Hold) -> ledger_pb2.Hold:
@@ -80,11 +84,21 @@ class LedgerCommands:
             ("Reverse", c.LedgerCommandServiceReverseRequest),
             ("Transfer", c.LedgerCommandServiceTransferRequest),
             ("ResolveIdentifier", c.LedgerCommandServiceResolveIdentifierRequest),
+            ("BatchCredit", c.LedgerCommandServiceBatchCreditRequest),
+            ("ListGroupMembers", c.LedgerCommandServiceListGroupMembersRequest),
         ):
             server.register(method, request_type, getattr(self, method))
 
     def _ledger(self, program_id: str) -> Ledger:
         return Ledger(program_id, ledger_policy(self.ctx.programs.spec(program_id)))
+
+    def _program(self, cmd: CommandContext, request: Any) -> str:
+        if request.program_id and request.program_id != cmd.program_id:
+            raise InvalidArgument(
+                "program_id in the command differs from its Tamaru-Program header",
+                field="program_id",
+            )
+        return cmd.program_id
 
     async def _run(
         self,
@@ -94,12 +108,7 @@ class LedgerCommands:
         response_type: type[R],
         work: Callable[[UnitOfWork, str], Awaitable[R]],
     ) -> R:
-        program_id = cmd.program_id
-        if request.program_id and request.program_id != program_id:
-            raise InvalidArgument(
-                "program_id in the command differs from its Tamaru-Program header",
-                field="program_id",
-            )
+        program_id = self._program(cmd, request)
         self.ctx.programs.require_open(program_id)
         return await run_idempotent(
             self.ctx.uow,
@@ -285,3 +294,49 @@ class LedgerCommands:
                 available=balance.available,
                 held=balance.held,
             )
+
+    async def BatchCredit(
+        self, cmd: CommandContext, r: c.LedgerCommandServiceBatchCreditRequest
+    ) -> c.LedgerCommandServiceBatchCreditResponse:
+        program = self._program(cmd, r)
+        self.ctx.programs.require_open(program)
+        check_size(r.entries)
+        for index, entry in enumerate(r.entries):
+            if not entry.idempotency_key:
+                raise InvalidArgument(
+                    "every entry of a BatchCredit command needs its own idempotency_key",
+                    reason="IDEMPOTENCY_KEY_MISSING",
+                    field=f"entries[{index}].idempotency_key",
+                )
+
+        async def work(uow: UnitOfWork) -> c.LedgerCommandServiceBatchCreditResponse:
+            batch = await credit_entries(
+                uow, self._ledger(program), program, r.entries, batch_key="", actor=r.actor
+            )
+            return c.LedgerCommandServiceBatchCreditResponse(
+                credited=batch.credited, rejected=batch.rejected, results=batch.results
+            )
+
+        return await run_in_transaction(self.ctx.uow, work)
+
+    async def ListGroupMembers(
+        self, cmd: CommandContext, r: c.LedgerCommandServiceListGroupMembersRequest
+    ) -> c.LedgerCommandServiceListGroupMembersResponse:
+        program = self._program(cmd, r)
+        self.ctx.programs.get(program)
+        if not 0 <= r.page_size <= MAX_GROUP_PAGE:
+            raise InvalidArgument(f"page_size must be 1 to {MAX_GROUP_PAGE:,}", field="page_size")
+        async with self.ctx.uow() as uow:
+            group = await get_group(uow.session, program, r.group_id, field="group_id")
+            where = MemberFilter(
+                group_id=group.group_id,
+                group_path=group.path,
+                include_subgroups=r.include_subgroups,
+                status="active",
+            )
+            ids, token = await member_page(
+                uow.session, program, where, size=r.page_size or 1000, token=r.page_token
+            )
+        return c.LedgerCommandServiceListGroupMembersResponse(
+            account_ids=ids, next_page_token=token
+        )

@@ -19,7 +19,7 @@ from services.accounts.domain.model import (
     SourceType,
     Transaction,
 )
-from tamaru.accounts.v1 import ledger_pb2
+from tamaru.accounts.v1 import accounts_pb2, ledger_pb2
 
 
 def source_from(proto: ledger_pb2.Source, *, field: str = "source") -> Source:
@@ -33,6 +33,20 @@ def source_from(proto: ledger_pb2.Source, *, field: str = "source") -> Source:
         return Source(SourceType(name), proto.id)
     except ValueError:
         raise InvalidArgument(f"unknown {field}.type {proto.type}", field=f"{field}.type") from None
+
+
+def credit_result(
+    tx_id: str, account_id: str, lot_id: str, expires_at: datetime | None, deficit_repaid: int
+) -> accounts_pb2.CreditResult:
+    result = accounts_pb2.CreditResult(
+        transaction_id=tx_id,
+        account_id=account_id,
+        lot_id=lot_id,
+        deficit_repaid=deficit_repaid,
+    )
+    if expires_at is not None:
+        result.expires_at.CopyFrom(timestamp(expires_at))
+    return result
 
 
 def kind_from(kind: str) -> str:
