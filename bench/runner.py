@@ -58,12 +58,15 @@ async def run_benchmarks(
         busy = await cpu.wait_for_quiet(max_seconds=options.wait_quiet_seconds)
         result.notes.append(f"{busy:.2f} cores were busy with other work when measuring began")
     try:
+        for scenario in options.scenarios:
+            if scenario.prepare is not None:
+                await scenario.prepare(stack)
         result.stack = await stack_info(stack)
         console.log(result.stack["summary"])
         # Raw stacks are megabytes: kept out of the repository, summarised in the results.
         profiles = Path(".tamaru/bench/profiles") / options.stamp
         profiler = Profiler(profiles) if options.profile else None
-        ctx = BenchContext(stack, options.sizes, console, profiler)
+        ctx = BenchContext(stack, options.sizes, console, profiler, result.figures)
         for scenario in options.scenarios:
             console.log(f"[bold]scenario {scenario.name}[/bold]")
             try:

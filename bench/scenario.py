@@ -4,6 +4,10 @@ A scenario (`bench/scenarios/<name>.py`) exposes `SCENARIO = Scenario(name, serv
 `services` are started as processes before it runs, and `run(ctx)` returns its figures, each
 measured with `ctx.measure(...)` (timed closed-loop phases) or `ctx.measure_once(...)` (one
 sweep or load) so every figure gets the same latency, throughput and CPU accounting.
+
+`prepare(stack)`, when given, runs once right after the stack started, before any scenario:
+for what a scenario's services must not do while other scenarios measure (billing pauses its
+consumers, so it does not apply their events on the cores they are measured on).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -31,6 +35,7 @@ class BenchContext:
     sizes: Sizes
     console: Console
     profiler: Profiler | None = None
+    figures: list[Figure] = field(default_factory=list)  # earlier scenarios' in this run
 
     async def measure(
         self,
@@ -116,3 +121,4 @@ class Scenario:
     name: str
     services: Sequence[str]
     run: Callable[[BenchContext], Awaitable[list[Figure]]]
+    prepare: Callable[[BenchStack], Awaitable[None]] | None = None

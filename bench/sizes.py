@@ -27,6 +27,13 @@ class Sizes:
     order_clients: int = 16  # members placing orders at once (issue 5)
     catalog_items: int = 100_000  # items searched over (issue 5)
     search_clients: int = 1  # one caller: the p99 is a search's own cost
+    # Purchases per BatchRecordPurchases stream (issue 4); `clients` and `batch_clients`
+    # callers send single and streamed purchases.
+    purchase_batch: int = 100
+    # points_credited events in billing's backlog (issue 9): its consumer applies some tens a
+    # second on this machine, so a larger backlog only makes the run longer.
+    billing_events: int = 3_000
+    report_clients: int = 1  # one caller: the p99 is a report's own cost
 
     @property
     def small_label(self) -> str:
@@ -77,6 +84,7 @@ QUICK = Sizes(
     expiry_lots=40_000,
     expiry_lots_per_account=4,
     sweep_batch=5_000,
+    billing_events=1_000,
 )
 
 TINY = Sizes(
@@ -96,6 +104,8 @@ TINY = Sizes(
     sweep_batch=100,
     order_clients=2,
     catalog_items=500,
+    purchase_batch=10,
+    billing_events=40,
 )
 
 # `make bench-scale` (issue 9): the ledger at 10,000,000 accounts against 10,000, to show that a

@@ -1,6 +1,6 @@
 """The benchmark harness still works end to end (so `make bench` cannot rot): every scenario
-runs at tiny sizes against a real stack — accounts, catalog and redeem as their own
-processes, the test session's PostgreSQL server and NATS — and writes well-formed results.
+runs at tiny sizes against a real stack — accounts, earn, catalog, redeem and billing as
+their own processes, the test session's PostgreSQL server and NATS — and writes well-formed results.
 
 The figures themselves mean nothing at this size; the test checks their shape and that no
 call failed, not their speed.
@@ -43,8 +43,13 @@ async def test_every_scenario_runs_and_writes_its_results(
     assert result.failures == []
     assert {f.operation for f in result.figures if f.scenario == "accounts"} == ACCOUNTS_OPERATIONS
     assert {(f.scenario, f.operation) for f in result.figures if f.scenario != "accounts"} == {
+        ("earn", "record_purchase"),
+        ("earn", "batch_record_purchases"),
         ("redeem", "order"),
         ("catalog", "search"),
+        ("billing", "billing_drain"),
+        ("billing", "usage_report"),
+        ("billing", "invoice_draft"),
     }
     for figure in result.figures:
         for stats in (figure.service, figure.baseline):
@@ -61,6 +66,12 @@ async def test_every_scenario_runs_and_writes_its_results(
             assert 0 < p50 <= p99
     expiry = next(f for f in result.figures if f.operation == "expiry")
     assert expiry.service.entries == TINY.expiry_lots  # every due lot was swept
+    drain = next(f for f in result.figures if f.operation == "billing_drain")
+    assert drain.service.entries == TINY.billing_events  # every event became one charge
+    # Billing's consumer was paused while the others ran: only its own backlog was pending.
+    assert f"{TINY.billing_events:,} events were pending" in drain.notes[0]
+    earn = [f for f in result.figures if f.scenario == "earn"]
+    assert all("accounts Credit in this run (the accounts scenario's)" in f.notes[0] for f in earn)
 
     data = json.loads(paths["json"].read_text())
     assert data["sizes"] == "tiny"
@@ -72,6 +83,8 @@ async def test_every_scenario_runs_and_writes_its_results(
     assert paths["plot"].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     footprint = data["stack"]["footprint"]
     assert footprint["database_bytes"] > 0
-    assert set(footprint["service_peak_rss_bytes"]) == {"accounts", "catalog", "redeem"}
+    assert set(footprint["service_peak_rss_bytes"]) == {
+        "accounts", "earn", "catalog", "redeem", "billing",
+    }  # fmt: skip
     assert all(n and n > 10 * 2**20 for n in footprint["service_peak_rss_bytes"].values())
     assert "footprint: database" in summary
