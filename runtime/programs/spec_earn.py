@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints, model_validator
 from pydantic.config import JsonDict
 
 from runtime.programs.spec_types import (
@@ -188,6 +188,71 @@ class ReturnPolicy(SpecModel):
     )
 
 
+# The standard columns of import files; a converter maps a sponsor's own layout onto them.
+GRANT_COLUMNS = ("member", "criterion_id", "points", "reason")
+PURCHASE_COLUMNS = (
+    "purchase_id",
+    "member",
+    "card",
+    "amount_yen",
+    "occurred_at",
+    "channel",
+    "store",
+    "sku",
+    "category",
+)
+
+
+_FileColumn = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100),
+    Field(description="The file's column name, or #n for the n-th column."),
+]
+_FixedValue = Annotated[
+    str, StringConstraints(max_length=500), Field(description="The value of every row.")
+]
+
+
+class ImportConverter(SpecModel):
+    """How to read one of the sponsor's own file layouts (a payroll export, a POS journal)
+    onto the standard grant or purchase columns; an upload names it by id."""
+
+    id: Id = Field(description="Converter id, named by uploads (Converter.converter_id).")
+    file: Literal["grants", "purchases"] = Field(description="What the files hold.")
+    encoding: Literal["utf-8", "shift_jis"] = Field("utf-8", description="Text encoding.")
+    delimiter: Literal[",", "\t"] = Field(",", description="Field separator: comma or tab.")
+    header: Bool = Field(True, description="The first line names the columns.")
+    columns: dict[str, _FileColumn] = Field(
+        default_factory=dict,
+        description=(
+            "Standard column -> the file's column name, or #n for the n-th column (1-based). "
+            f"Grants: {', '.join(GRANT_COLUMNS)}. Purchases: {', '.join(PURCHASE_COLUMNS)}."
+        ),
+    )
+    fixed: dict[str, _FixedValue] = Field(
+        default_factory=dict,
+        description="Standard column -> a value used for every row (e.g. channel: store).",
+    )
+    date_format: Annotated[str, StringConstraints(max_length=64)] = Field(
+        "",
+        description=(
+            "strftime format of dates, e.g. %Y/%m/%d %H:%M; empty: ISO 8601. Times without "
+            "an offset are in the program's time zone."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _standard_columns(self) -> ImportConverter:
+        standard = GRANT_COLUMNS if self.file == "grants" else PURCHASE_COLUMNS
+        for name in (*self.columns, *self.fixed):
+            if name not in standard:
+                raise ValueError(
+                    f"{name!r} is not a standard {self.file} column (one of "
+                    f"{', '.join(standard)})"
+                )
+        return self
+
+
 class Earn(SpecModel):
     """How purchases and behaviours earn points."""
 
@@ -215,6 +280,12 @@ class Earn(SpecModel):
     )
     return_policy: ReturnPolicy = Field(
         default_factory=ReturnPolicy, description="What returns do to earned points."
+    )
+    import_converters: list[ImportConverter] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Layouts of the sponsor's own grant and purchase files, named by uploads.",
+        json_schema_extra=_KEYED_BY_ID,
     )
 
 

@@ -214,11 +214,12 @@ class ThanksAllowanceRow(Base):
 
 
 class ImportJobRow(Base):
-    """A grant file import; the file's SHA-256 makes a re-upload find its job."""
+    """A file import; the file's kind and SHA-256 make a re-upload find its job."""
 
     __tablename__ = "import_jobs"
 
     program_id: Mapped[str] = mapped_column(Program, primary_key=True)
+    file: Mapped[str] = mapped_column(String(16), primary_key=True, server_default="grants")
     file_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     job_id: Mapped[str] = mapped_column(Id, unique=True)
     status: Mapped[str] = mapped_column(String(16))

@@ -19,7 +19,7 @@ BACKEND = {
     "RecordPurchase", "BatchRecordPurchases", "PreviewPurchase", "RecordReturn",
     "RecordBehaviour", "BatchRecordBehaviours", "SendThanks", "ReplyThanks", "GetThanksThread",
 }  # fmt: skip
-ADMIN_ONLY = {"ImportGrants", "GetImportJob"}
+ADMIN_ONLY = {"ImportGrants", "ImportPurchases", "GetImportJob"}
 
 
 def _roles(method: str) -> set[Role]:

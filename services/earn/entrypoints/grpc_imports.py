@@ -1,4 +1,4 @@
-"""Grant file import RPCs (admin): a streamed upload, and the job's progress and errors."""
+"""File import RPCs (admin): grant and purchase files streamed up, and the job's progress."""
 
 from __future__ import annotations
 
@@ -7,12 +7,36 @@ from collections.abc import AsyncIterator
 import grpc
 
 from runtime.errors import InvalidArgument
-from services.earn.domain.grant_files import FileLayout
 from services.earn.entrypoints.rpc_base import RpcBase
-from services.earn.service_layer import imports
-from tamaru.earn.v1 import earn_pb2
+from services.earn.service_layer import grant_imports, import_jobs, purchase_imports
+from tamaru.earn.v1 import earn_pb2, imports_pb2
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+Upload = (
+    AsyncIterator[earn_pb2.ImportGrantsRequest] | AsyncIterator[earn_pb2.ImportPurchasesRequest]
+)
+
+
+async def receive(parts: Upload) -> tuple[imports_pb2.Converter | None, bytes]:
+    """The converter (optional, first) and the file's bytes of a streamed upload."""
+    converter: imports_pb2.Converter | None = None
+    chunks: list[bytes] = []
+    size = 0
+    async for part in parts:
+        if part.HasField("converter"):
+            if converter is not None or chunks:
+                raise InvalidArgument("send the converter once, first", field="converter")
+            converter = part.converter
+        else:
+            size += len(part.chunk)
+            if size > MAX_FILE_BYTES:
+                raise InvalidArgument("the file is larger than 200 MiB", field="chunk")
+            chunks.append(part.chunk)
+    if not chunks:
+        raise InvalidArgument("the upload has no file content", field="chunk")
+    return converter, b"".join(chunks)
 
 
 class ImportRpcs(RpcBase):
@@ -22,42 +46,40 @@ class ImportRpcs(RpcBase):
         context: grpc.aio.ServicerContext,
     ) -> earn_pb2.ImportGrantsResponse:
         caller = self.caller()
-        layout: FileLayout | None = None
-        chunks: list[bytes] = []
-        size = 0
-        async for part in request_iterator:
-            if part.HasField("converter"):
-                if layout is not None or chunks:
-                    raise InvalidArgument("send the converter once, first", field="converter")
-                c = part.converter
-                layout = FileLayout(
-                    encoding=c.encoding,
-                    delimiter=c.delimiter,
-                    header=not c.no_header,
-                    columns=dict(c.columns),
-                    fixed=dict(c.fixed),
-                )
-            else:
-                size += len(part.chunk)
-                if size > MAX_FILE_BYTES:
-                    raise InvalidArgument("the file is larger than 200 MiB", field="chunk")
-                chunks.append(part.chunk)
-        if not chunks:
-            raise InvalidArgument("the upload has no file content", field="chunk")
-        job = await imports.import_grants(
+        converter, data = await receive(request_iterator)
+        spec = self.ctx.programs.require_open(caller.program_id)
+        job = await grant_imports.import_grants(
             self.ctx.uow,
             self.deps,
             caller.program_id,
             caller.key_id,
-            layout or FileLayout(),
-            b"".join(chunks),
+            import_jobs.layout_for(spec, converter, "grants"),
+            data,
         )
         return earn_pb2.ImportGrantsResponse(job=job)
+
+    async def ImportPurchases(
+        self,
+        request_iterator: AsyncIterator[earn_pb2.ImportPurchasesRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> earn_pb2.ImportPurchasesResponse:
+        caller = self.caller()
+        converter, data = await receive(request_iterator)
+        spec = self.ctx.programs.require_open(caller.program_id)
+        job = await purchase_imports.import_purchases(
+            self.ctx.uow,
+            self.deps,
+            caller.program_id,
+            import_jobs.layout_for(spec, converter, "purchases"),
+            data,
+            self.record_purchase,
+        )
+        return earn_pb2.ImportPurchasesResponse(job=job)
 
     async def GetImportJob(
         self, request: earn_pb2.GetImportJobRequest, context: grpc.aio.ServicerContext
     ) -> earn_pb2.GetImportJobResponse:
         job = await self.read(
-            lambda uow, program, actor: imports.get_job(uow, program, request.job_id)
+            lambda uow, program, actor: import_jobs.get_job(uow, program, request.job_id)
         )
         return earn_pb2.GetImportJobResponse(job=job)

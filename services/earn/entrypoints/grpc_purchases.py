@@ -43,21 +43,7 @@ class PurchaseRpcs(RpcBase):
     async def RecordPurchase(
         self, request: earn_pb2.RecordPurchaseRequest, context: grpc.aio.ServicerContext
     ) -> earn_pb2.RecordPurchaseResponse:
-        return await self._record(request)
-
-    async def _record(
-        self, request: earn_pb2.RecordPurchaseRequest
-    ) -> earn_pb2.RecordPurchaseResponse:
-        key = event_id(request.purchase.purchase_id, "purchase.purchase_id")
-        return await self.mutate(
-            "RecordPurchase",
-            key,
-            request,
-            earn_pb2.RecordPurchaseResponse,
-            lambda uow, program, actor: purchases.record_purchase(
-                uow, self.deps, program, actor, request.purchase
-            ),
-        )
+        return await self.record_purchase(request)
 
     async def BatchRecordPurchases(
         self,
@@ -70,7 +56,7 @@ class PurchaseRpcs(RpcBase):
             result = earn_pb2.BatchEntryResult(index=index, event_id=entry.purchase.purchase_id)
             try:
                 single = earn_pb2.RecordPurchaseRequest(purchase=entry.purchase)
-                recorded = await self._record(single)
+                recorded = await self.record_purchase(single)
                 result.points = recorded.result.total_points
                 response.recorded += 1
             except TamaruError as exc:

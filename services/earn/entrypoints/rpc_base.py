@@ -12,7 +12,10 @@ from runtime.db.unit_of_work import UnitOfWork
 from runtime.grpcserver import current_principal
 from runtime.idempotency import run_idempotent
 from runtime.service import ServiceContext
+from services.earn.adapters.messages import event_id
+from services.earn.service_layer import purchases
 from services.earn.service_layer.deps import EarnDeps
+from tamaru.earn.v1 import earn_pb2
 
 R = TypeVar("R", bound=Message)
 T = TypeVar("T")
@@ -52,3 +55,18 @@ class RpcBase:
         self.ctx.programs.get(caller.program_id)
         async with self.ctx.uow() as uow:
             return await work(uow, caller.program_id, caller.key_id)
+
+    async def record_purchase(
+        self, request: earn_pb2.RecordPurchaseRequest
+    ) -> earn_pb2.RecordPurchaseResponse:
+        """RecordPurchase, idempotent per purchase_id: the RPCs and the file import share it."""
+        key = event_id(request.purchase.purchase_id, "purchase.purchase_id")
+        return await self.mutate(
+            "RecordPurchase",
+            key,
+            request,
+            earn_pb2.RecordPurchaseResponse,
+            lambda uow, program, actor: purchases.record_purchase(
+                uow, self.deps, program, actor, request.purchase
+            ),
+        )

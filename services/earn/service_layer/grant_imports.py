@@ -14,42 +14,25 @@ import hashlib
 import re
 from collections.abc import Callable
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
-
-from runtime.db.unit_of_work import UnitOfWork, new_id, run_in_transaction
-from runtime.errors import NotFound, TamaruError
+from runtime.db.unit_of_work import UnitOfWork
+from runtime.errors import TamaruError
 from runtime.programs.spec import ProgramSpec
-from runtime.telemetry import metrics
-from services.earn.adapters.orm import ImportJobRow
-from services.earn.domain.grant_files import (
-    FileLayout,
-    GrantRow,
-    RowError,
-    check_layout,
-    decode,
-    read_rows,
-)
+from runtime.programs.spec_earn import GRANT_COLUMNS
+from services.earn.domain.file_layouts import FileLayout, RowError, check_layout, decode
+from services.earn.domain.grant_files import GrantRow, read_rows
 from services.earn.service_layer.deps import EarnDeps
+from services.earn.service_layer.import_jobs import (
+    Tally,
+    finish,
+    job_proto,
+    open_job,
+    record_progress,
+)
 from tamaru.accounts.v1 import accounts_pb2, ledger_pb2, members_pb2
 from tamaru.earn.v1 import imports_pb2
 
 CHUNK = 1000  # rows per accounts BatchCredit command (one transaction; ~150 KB of command)
 IN_FLIGHT = 2  # one chunk in accounts' Python while the database writes the other
-MAX_ERRORS = 1000
-
-
-def job_proto(row: ImportJobRow) -> imports_pb2.ImportJob:
-    return imports_pb2.ImportJob(
-        job_id=row.job_id,
-        file_sha256=row.file_sha256,
-        status=row.status,
-        rows_total=row.rows_total,
-        rows_ok=row.rows_ok,
-        rows_failed=row.rows_failed,
-        points_total=row.points_total,
-        errors=[imports_pb2.ImportRowError(**e) for e in row.errors],
-    )
 
 
 def _amount(spec: ProgramSpec, row: GrantRow) -> tuple[int, str, bool, str, RowError | None]:
@@ -78,65 +61,42 @@ async def import_grants(
     data: bytes,
 ) -> imports_pb2.ImportJob:
     spec = deps.programs.require_open(program_id)
-    check_layout(layout)
+    check_layout(layout, GRANT_COLUMNS)
     text = decode(data, layout)
     sha = hashlib.sha256(data).hexdigest()
-
-    async def open_job(uow: UnitOfWork) -> ImportJobRow:
-        await uow.session.execute(
-            insert(ImportJobRow)
-            .values(
-                program_id=program_id,
-                file_sha256=sha,
-                job_id=new_id(),
-                status="running",
-                rows_total=0,
-                rows_ok=0,
-                rows_failed=0,
-                points_total=0,
-                errors=[],
-            )
-            .on_conflict_do_nothing()
-        )
-        job = await uow.session.scalar(
-            select(ImportJobRow).where(
-                ImportJobRow.program_id == program_id, ImportJobRow.file_sha256 == sha
-            )
-        )
-        assert job is not None
-        return job
-
-    job = await run_in_transaction(uow_factory, open_job)
+    job = await open_job(uow_factory, program_id, "grants", sha)
     if job.status == "done":
         return job_proto(job)
     accounts = deps.accounts(program_id, actor)
-    errors: list[RowError] = []
-    ok = points_total = total = 0
+    tally = Tally()
     chunk: list[tuple[GrantRow, accounts_pb2.BatchCreditEntry]] = []
     in_flight: set[asyncio.Task[None]] = set()
 
     async def credit(rows: list[tuple[GrantRow, accounts_pb2.BatchCreditEntry]]) -> None:
-        nonlocal ok, points_total
         try:
             reply = await accounts.batch_credit([entry for _, entry in rows])
         except TamaruError as exc:  # the whole chunk refused (e.g. the program was closed)
-            errors.extend(RowError(row.line, exc.field or "row", exc.message) for row, _ in rows)
+            tally.errors.extend(
+                RowError(row.line, exc.field or "row", exc.message) for row, _ in rows
+            )
             return
         for (row, entry), result in zip(rows, reply.results, strict=True):
             if result.HasField("error"):
-                errors.append(RowError(row.line, _row_field(result.error.field), _message(result)))
+                tally.errors.append(
+                    RowError(row.line, _row_field(result.error.field), _message(result))
+                )
             else:
-                ok += 1
-                points_total += entry.amount
+                tally.ok += 1
+                tally.points += entry.amount
 
     for parsed in read_rows(text, layout):
-        total += 1
+        tally.total += 1
         if isinstance(parsed, RowError):
-            errors.append(parsed)
+            tally.errors.append(parsed)
             continue
         points, kind, sponsor, reason, error = _amount(spec, parsed)
         if error is not None:
-            errors.append(error)
+            tally.errors.append(error)
             continue
         chunk.append((parsed, _entry(sha, job.job_id, parsed, points, kind, sponsor, reason)))
         if len(chunk) >= CHUNK:
@@ -146,16 +106,12 @@ async def import_grants(
                 done, in_flight = await asyncio.wait(in_flight, return_when="FIRST_COMPLETED")
                 for task in done:
                     task.result()
-                await _progress(uow_factory, job, total, ok, errors, points_total, "running")
+                await record_progress(uow_factory, job, tally, "running")
     if chunk:
         in_flight.add(asyncio.create_task(credit(chunk)))
     for task in in_flight:
         await task
-    await _progress(uow_factory, job, total, ok, errors, points_total, "done")
-    job.status, job.rows_total, job.rows_ok = "done", total, ok
-    job.rows_failed, job.points_total = len(errors), points_total
-    job.errors = _error_dicts(errors)
-    return job_proto(job)
+    return await finish(uow_factory, job, tally)
 
 
 def _entry(
@@ -181,47 +137,3 @@ def _row_field(entry_field: str) -> str:
 
 def _message(result: accounts_pb2.BatchCreditEntryResult) -> str:
     return re.sub(r"^entries\[\d+\]: ", "", result.error.message)
-
-
-def _error_dicts(errors: list[RowError]) -> list[dict[str, object]]:
-    ordered = sorted(errors, key=lambda e: e.line)[:MAX_ERRORS]
-    return [{"line": e.line, "field": e.field, "message": e.message} for e in ordered]
-
-
-async def _progress(
-    uow_factory: Callable[[], UnitOfWork],
-    job: ImportJobRow,
-    total: int,
-    ok: int,
-    errors: list[RowError],
-    points: int,
-    status: str,
-) -> None:
-    async def write(uow: UnitOfWork) -> None:
-        await uow.session.execute(
-            update(ImportJobRow)
-            .where(ImportJobRow.job_id == job.job_id)
-            .values(
-                status=status,
-                rows_total=total,
-                rows_ok=ok,
-                rows_failed=len(errors),
-                points_total=points,
-                errors=_error_dicts(errors),
-            )
-        )
-
-    await run_in_transaction(uow_factory, write)
-    for state, rows in (("read", total), ("landed", ok), ("rejected", len(errors))):
-        metrics.import_rows.set(rows, service="earn", job=job.job_id, state=state)
-
-
-async def get_job(uow: UnitOfWork, program_id: str, job_id: str) -> imports_pb2.ImportJob:
-    row = await uow.session.scalar(
-        select(ImportJobRow).where(
-            ImportJobRow.program_id == program_id, ImportJobRow.job_id == job_id
-        )
-    )
-    if row is None:
-        raise NotFound("no such import job", reason="IMPORT_JOB_NOT_FOUND", field="job_id")
-    return job_proto(row)
