@@ -4,7 +4,11 @@ from pathlib import Path
 
 from runtime.service import ServiceContext, ServiceDefinition, Servicers
 from services.billing.entrypoints.access_policy import POLICY, SERVICE
-from services.billing.entrypoints.consumers import accounts_consumer, redeem_consumer
+from services.billing.entrypoints.consumers import (
+    accounts_consumer,
+    earn_consumer,
+    redeem_consumer,
+)
 from services.billing.entrypoints.grpc_servicer import BillingServicer
 from services.billing.entrypoints.issuer_settings import load_issuer
 from services.billing.service_layer.config_hook import apply_program
@@ -22,6 +26,6 @@ definition = ServiceDefinition(
     grpc_service_names=[SERVICE.full_name],
     method_policy=POLICY,
     servicers=servicers,
-    consumers=lambda ctx: [accounts_consumer(ctx), redeem_consumer(ctx)],
+    consumers=lambda ctx: [accounts_consumer(ctx), redeem_consumer(ctx), earn_consumer(ctx)],
     apply_hook=lambda ctx: apply_program,
 )

@@ -140,9 +140,11 @@ async def test_bad_input_names_the_field(
     assert field.encode() in metadata.get("tamaru-error-bin", b""), caught.value.details()
 
 
-async def test_campaign_comparison_is_pending(billing: Billing) -> None:
+async def test_campaign_comparison_of_an_unknown_campaign_is_not_found(billing: Billing) -> None:
     code, details = await code_of(
-        billing.call("CompareCampaigns", billing_pb2.CompareCampaignsRequest(period=this_month()))
+        billing.call("CompareCampaigns", billing_pb2.CompareCampaignsRequest(campaign_ids=["x"]))
     )
-    assert code == grpc.StatusCode.FAILED_PRECONDITION
-    assert "purchase events" in details
+    assert code == grpc.StatusCode.NOT_FOUND
+    assert "no campaign 'x'" in details
+    empty = await billing.call("CompareCampaigns", billing_pb2.CompareCampaignsRequest())
+    assert list(empty.campaigns) == []  # the test program has no campaigns

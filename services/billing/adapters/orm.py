@@ -1,8 +1,9 @@
 """The billing service's tables (schema `billing`), all keyed by program.
 
-Everything here is derived from accounts' events (charges, members, usage counters, tier
-changes) or made by billing itself (invoices, their lines, number sequences). Finalized
-invoices and their lines are immutable: triggers (migration 0002) refuse the change.
+Everything here is derived from events (accounts': charges, members, usage counters, tier
+changes; earn's: purchases and returns, for campaign comparisons) or made by billing itself
+(invoices, their lines, number sequences). Finalized invoices and their lines are immutable:
+triggers (migration 0002) refuse the change.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from runtime.db.base import Base
 
 Program = String(64)
 AccountId = String(64)
+ClientId = String(255)  # earn's client ids (purchase and return ids)
 PeriodText = String(7)  # "YYYY-MM"
 Instant = DateTime(timezone=True)
 STATUSES = "('draft', 'finalized', 'paid', 'void')"
@@ -191,16 +193,35 @@ class InvoiceCounterRow(Base):
     last_number: Mapped[int] = mapped_column(BigInteger)
 
 
-class CampaignResultRow(Base):
-    """PENDING (earn's purchase events do not exist yet): one campaign's results per period,
-    for CompareCampaigns. Created now so the consumer can fill it without a migration race."""
+class CampaignPurchaseRow(Base):
+    """A purchase earn recorded (`purchase_recorded`), for CompareCampaigns: who bought, when,
+    how much, and the extra points each earn rule or campaign gave (`rule_points`: {id: points}).
+    One row per purchase id; returns are separate rows, so they may arrive first."""
 
-    __tablename__ = "billing_campaign_results"
+    __tablename__ = "billing_purchases"
+    __table_args__ = (Index(None, "program_id", "occurred_at"),)
 
     program_id: Mapped[str] = mapped_column(Program, primary_key=True)
-    period: Mapped[str] = mapped_column(PeriodText, primary_key=True)
-    campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    purchases: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    purchase_yen: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    points_granted: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    members: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    purchase_id: Mapped[str] = mapped_column(ClientId, primary_key=True)
+    account_id: Mapped[str] = mapped_column(AccountId)
+    occurred_at: Mapped[datetime] = mapped_column(Instant)
+    amount_yen: Mapped[int] = mapped_column(BigInteger)
+    points_earned: Mapped[int] = mapped_column(BigInteger)
+    rule_points: Mapped[dict[str, int]] = mapped_column(JSONB)
+
+
+class CampaignReturnRow(Base):
+    """A return of a purchase (`purchase_returned`): the yen returned and each rule's or
+    campaign's share of the points reversed (`rule_points_reversed`: {id: points})."""
+
+    __tablename__ = "billing_purchase_returns"
+    __table_args__ = (Index(None, "program_id", "purchase_id"),)
+
+    program_id: Mapped[str] = mapped_column(Program, primary_key=True)
+    return_id: Mapped[str] = mapped_column(ClientId, primary_key=True)
+    purchase_id: Mapped[str] = mapped_column(ClientId)
+    account_id: Mapped[str] = mapped_column(AccountId)
+    occurred_at: Mapped[datetime] = mapped_column(Instant)
+    returned_yen: Mapped[int] = mapped_column(BigInteger)
+    points_reversed: Mapped[int] = mapped_column(BigInteger)
+    rule_points_reversed: Mapped[dict[str, int]] = mapped_column(JSONB)

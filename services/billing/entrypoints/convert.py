@@ -6,10 +6,11 @@ from datetime import datetime, tzinfo
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from services.billing.domain.campaigns import BuyerGroup, CampaignFigures
 from services.billing.domain.invoices import Invoice
 from services.billing.domain.reconciliation import ReconciledPeriod
 from services.billing.domain.reports import MemberCounts, UsageReport
-from tamaru.billing.v1 import invoices_pb2, reports_pb2
+from tamaru.billing.v1 import billing_pb2, invoices_pb2, reports_pb2
 
 
 def stamp(value: datetime) -> Timestamp:
@@ -128,3 +129,28 @@ def reconciled_proto(row: ReconciledPeriod) -> reports_pb2.ReconciledPeriod:
         partial=row.partial,
         consistent=row.consistent,
     )
+
+
+def _buyers_proto(group: BuyerGroup) -> billing_pb2.BuyerGroup:
+    return billing_pb2.BuyerGroup(
+        members=group.members,
+        purchases=group.purchases,
+        purchase_yen=group.purchase_yen,
+        purchase_yen_per_member=group.purchase_yen_per_member,
+        purchases_per_member=group.purchases_per_member,
+    )
+
+
+def campaign_proto(figures: CampaignFigures) -> billing_pb2.CampaignResult:
+    campaign = figures.campaign
+    message = billing_pb2.CampaignResult(
+        campaign_id=campaign.id,
+        name=campaign.name,
+        window_end=stamp(campaign.end),
+        running=campaign.running,
+        points_issued=figures.points_issued,
+        participants=_buyers_proto(figures.participants),
+        non_participants=_buyers_proto(figures.non_participants),
+    )
+    _set_time(message, "window_start", campaign.start)
+    return message

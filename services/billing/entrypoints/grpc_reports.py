@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import grpc
 
-from runtime.errors import FailedPrecondition, InvalidArgument
+from runtime.errors import InvalidArgument
 from runtime.messaging.streams import EVENTS_STREAM
 from services.billing.documents.report_csv import report_csv
 from services.billing.documents.report_html import report_html
 from services.billing.domain.periods import Period
 from services.billing.entrypoints.convert import (
+    campaign_proto,
     counts_proto,
     reconciled_proto,
     report_proto,
@@ -17,6 +18,7 @@ from services.billing.entrypoints.convert import (
 )
 from services.billing.entrypoints.grpc_invoices import CSV_TYPE, HTML_TYPE
 from services.billing.entrypoints.rpc_base import RpcBase
+from services.billing.service_layer.campaigns import compare_campaigns
 from services.billing.service_layer.drafts import current_period
 from services.billing.service_layer.invoices import Billing
 from services.billing.service_layer.reconcile import reconcile_program
@@ -95,11 +97,13 @@ class ReportRpcs(RpcBase):
     async def CompareCampaigns(
         self, request: billing_pb2.CompareCampaignsRequest, context: grpc.aio.ServicerContext
     ) -> billing_pb2.CompareCampaignsResponse:
-        raise FailedPrecondition(
-            "campaign comparisons need earn's purchase events, which are not published yet "
-            "(see docs/billing.md)",
-            reason="CAMPAIGN_DATA_PENDING",
-        )
+        async def work(billing: Billing) -> billing_pb2.CompareCampaignsResponse:
+            figures = await compare_campaigns(billing, list(request.campaign_ids))
+            return billing_pb2.CompareCampaignsResponse(
+                campaigns=[campaign_proto(f) for f in figures]
+            )
+
+        return await self.read(work)
 
     async def Reconcile(
         self, request: billing_pb2.ReconcileRequest, context: grpc.aio.ServicerContext

@@ -197,9 +197,14 @@ HANDLERS: Handlers = {
 class EventApplier:
     """A consumer's handler: envelope -> the event's effect on billing's tables."""
 
-    def __init__(self, programs: ProgramRegistry, handlers: Handlers) -> None:
+    def __init__(
+        self, programs: ProgramRegistry, handlers: Handlers, *, starts_billing: bool = True
+    ) -> None:
         self.programs = programs
         self.handlers = handlers
+        # Earn's purchases can be back-dated: they must not move the program's first billed
+        # period (and its setup and service fees) earlier, so only ledger events start billing.
+        self.starts_billing = starts_billing
 
     async def __call__(self, uow: UnitOfWork, envelope: common_pb2.EventEnvelope) -> None:
         entry = self.handlers.get(envelope.event_type)
@@ -215,7 +220,8 @@ class EventApplier:
         at = envelope.occurred_at.ToDatetime(tzinfo=UTC)
         repo = BillingRepository(uow.session, envelope.program_id)
         invoices = InvoiceRepository(uow.session, envelope.program_id)
-        await repo.ensure_program(at.astimezone(spec.zone).date())
+        if self.starts_billing:
+            await repo.ensure_program(at.astimezone(spec.zone).date())
         ev = EventContext(
             envelope=envelope,
             spec=spec,

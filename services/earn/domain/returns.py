@@ -77,3 +77,11 @@ def plan_return(
         for kind, credited in credited_by_kind.items()
     }
     return ReturnPlan(tuple(by_line), total, {k: v for k, v in reverse.items() if v > 0})
+
+
+def reversed_share(points: int, *, amount_yen: int, returned_before: int, returned_now: int) -> int:
+    """One earning component's share of a return, by the same cumulative rule as the credits:
+    all returns of a purchase together take back exactly `points` once everything is returned.
+    Reports attribute reversed points to rules and campaigns with it."""
+    total = returned_before + returned_now
+    return points * total // amount_yen - points * returned_before // amount_yen

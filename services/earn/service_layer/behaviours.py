@@ -24,6 +24,7 @@ from services.earn.adapters.messages import (
 from services.earn.adapters.orm import BehaviourRow
 from services.earn.domain import calendar
 from services.earn.domain.behaviours import evaluate_behaviour, find_rule
+from services.earn.service_layer.announce import announce_behaviour
 from services.earn.service_layer.deps import EarnDeps
 from services.earn.service_layer.purchases import offer_definition, require_active, usable_offer
 from tamaru.accounts.v1 import ledger_pb2, members_pb2
@@ -95,23 +96,24 @@ async def record_behaviour(
     if used is not None and result.total > 0:
         used[0].used_at = datetime.now(UTC)
         used[0].used_by_event = msg.event_id
-    uow.session.add(
-        BehaviourRow(
-            program_id=program_id,
-            event_id=msg.event_id,
-            account_id=account_id,
-            behaviour=msg.behaviour,
-            rule_id=rule.id,
-            store=msg.store,
-            channel=msg.channel,
-            latitude=msg.location.latitude if msg.HasField("location") else None,
-            longitude=msg.location.longitude if msg.HasField("location") else None,
-            occurred_at=at,
-            period_start=period,
-            points=result.total,
-            breakdown=[item_dict(i) for i in result.items],
-        )
+    row = BehaviourRow(
+        program_id=program_id,
+        event_id=msg.event_id,
+        account_id=account_id,
+        behaviour=msg.behaviour,
+        rule_id=rule.id,
+        store=msg.store,
+        channel=msg.channel,
+        latitude=msg.location.latitude if msg.HasField("location") else None,
+        longitude=msg.location.longitude if msg.HasField("location") else None,
+        occurred_at=at,
+        period_start=period,
+        points=result.total,
+        breakdown=[item_dict(i) for i in result.items],
     )
+    uow.session.add(row)
+    offer_used = msg.offer_issue_id if used is not None and result.total > 0 else ""
+    await announce_behaviour(uow, row, offer_used)
     await uow.session.flush()
     return earn_pb2.RecordBehaviourResponse(
         event_id=msg.event_id,

@@ -3,7 +3,8 @@
 Recording scores the purchase with the rules in force at its time (locking the capped rules'
 counters), asks accounts to credit one lot per kind with the key `earn:purchase:<id>:<kind>`,
 stores the purchase with its breakdown and the credits, uses a redeemed offer and issues the
-offers the purchase earns (announced as `offer_issued` through the outbox). Everything runs in
+offers the purchase earns (announced as `offer_issued` through the outbox), and announces the
+purchase itself (`purchase_recorded`; a return: `purchase_returned`). Everything runs in
 the caller's idempotent transaction: a retry replays the stored response, and if the
 transaction failed after accounts credited, the retry's credits replay on accounts' side.
 """
@@ -25,6 +26,7 @@ from services.earn.domain import offers as offer_rules
 from services.earn.domain.earn_rules import ActiveOffer, EarnResult, evaluate_purchase
 from services.earn.domain.purchases import Purchase
 from services.earn.domain.returns import ReturnedLine, plan_return
+from services.earn.service_layer.announce import announce_purchase, announce_return
 from services.earn.service_layer.deps import EarnDeps
 from tamaru.accounts.v1 import ledger_pb2
 from tamaru.earn.v1 import earn_pb2, events_pb2
@@ -165,29 +167,29 @@ async def record_purchase(
     capped = {r.id for r in scored.rules.spec.earn.rules if r.cap_per_member or r.budget_points}
     given = {k: v for k, v in scored.result.by_rule().items() if k in capped}
     await repository.add_rule_usage(uow.session, program_id, account_id, given)
-    uow.session.add(
-        PurchaseRow(
-            program_id=program_id,
-            purchase_id=msg.purchase_id,
-            account_id=account_id,
-            channel=purchase.channel,
-            store=purchase.store,
-            amount_yen=purchase.amount_yen,
-            lines=[
-                {"sku": x.sku, "category": x.category, "amount_yen": x.amount_yen}
-                for x in purchase.lines
-            ],
-            returned_by_line=[0 for _ in purchase.lines],
-            occurred_at=purchase.occurred_at,
-            points_earned=scored.result.total,
-            breakdown=[item_dict(i) for i in scored.result.items],
-            credits=credits,
-            returned_yen=0,
-            points_reversed=0,
-            rules_generation=scored.rules.generation,
-            offer_issue_id=msg.offer_issue_id,
-        )
+    row = PurchaseRow(
+        program_id=program_id,
+        purchase_id=msg.purchase_id,
+        account_id=account_id,
+        channel=purchase.channel,
+        store=purchase.store,
+        amount_yen=purchase.amount_yen,
+        lines=[
+            {"sku": x.sku, "category": x.category, "amount_yen": x.amount_yen}
+            for x in purchase.lines
+        ],
+        returned_by_line=[0 for _ in purchase.lines],
+        occurred_at=purchase.occurred_at,
+        points_earned=scored.result.total,
+        breakdown=[item_dict(i) for i in scored.result.items],
+        credits=credits,
+        returned_yen=0,
+        points_reversed=0,
+        rules_generation=scored.rules.generation,
+        offer_issue_id=msg.offer_issue_id,
     )
+    uow.session.add(row)
+    await announce_purchase(uow, row, scored.result, scored.rules.generation)
     if scored.offer is not None:
         scored.offer.used_at = datetime.now(UTC)
         scored.offer.used_by_event = msg.purchase_id
@@ -274,7 +276,8 @@ async def record_return(
         reversed_points += points
         clawed += reply.result.clawed_back
         shortfall += reply.result.shortfall
-    returned_now = plan.returned_yen - row.returned_yen
+    returned_before = row.returned_yen
+    returned_now = plan.returned_yen - returned_before
     row.returned_by_line = list(plan.returned_by_line)
     row.returned_yen = plan.returned_yen
     row.points_reversed += reversed_points
@@ -283,18 +286,18 @@ async def record_return(
         if request.HasField("occurred_at")
         else datetime.now(UTC)
     )
-    uow.session.add(
-        ReturnRow(
-            program_id=program_id,
-            return_id=request.return_id,
-            purchase_id=row.purchase_id,
-            returned_yen=returned_now,
-            points_reversed=reversed_points,
-            clawed_back=clawed,
-            shortfall=shortfall,
-            occurred_at=occurred,
-        )
+    returned = ReturnRow(
+        program_id=program_id,
+        return_id=request.return_id,
+        purchase_id=row.purchase_id,
+        returned_yen=returned_now,
+        points_reversed=reversed_points,
+        clawed_back=clawed,
+        shortfall=shortfall,
+        occurred_at=occurred,
     )
+    uow.session.add(returned)
+    await announce_return(uow, row, returned, returned_before=returned_before)
     await uow.session.flush()
     return earn_pb2.RecordReturnResponse(
         return_id=request.return_id,
