@@ -109,6 +109,35 @@ async def test_a_behaviour_is_recorded_once_per_event_id(
     assert batch.results[1].error.field == "behaviour.behaviour"
 
 
+async def test_a_batch_keeps_each_members_stream_order_under_caps(
+    earn_js: JetStreamContext, channels: Any
+) -> None:
+    """Entries are recorded concurrently, but one member's in stream order: of a member's
+    three visits on one day, the first earns, whatever the other members' entries do."""
+    earn = Earn(channels, await new_program(earn_js, **SPEC))
+    members = [await earn.enrol() for _ in range(4)]
+    day = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+    entries = [
+        earn_pb2.BatchRecordBehavioursRequest(
+            behaviour=p.Behaviour(
+                event_id=f"{m}-{visit}",
+                member=member(m),
+                behaviour="storeVisit",
+                occurred_at=at(day + timedelta(minutes=visit)),
+            )
+        )
+        for visit in range(3)
+        for m in members
+    ]
+    batch = await earn.stream("BatchRecordBehaviours", entries)
+    assert (batch.recorded, batch.rejected) == (12, 0)
+    assert [r.index for r in batch.results] == list(range(12))
+    earned = {r.event_id: r.points for r in batch.results}
+    assert all(earned[f"{m}-0"] == 10 for m in members)
+    assert all(earned[f"{m}-{v}"] == 0 for m in members for v in (1, 2))
+    assert [await earn.balance(m) for m in members] == [10] * 4
+
+
 async def test_a_big_purchase_issues_an_offer_that_boosts_one_visit(
     earn_js: JetStreamContext, earn_nc: Client, channels: Any
 ) -> None:

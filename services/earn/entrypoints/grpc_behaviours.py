@@ -6,9 +6,8 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from runtime.errors import TamaruError
-from runtime.messaging.commands import error_detail
 from services.earn.adapters.messages import event_id
+from services.earn.entrypoints.batch_streams import record_all
 from services.earn.entrypoints.rpc_base import RpcBase
 from services.earn.service_layer import behaviours
 from tamaru.earn.v1 import earn_pb2
@@ -34,21 +33,19 @@ class BehaviourRpcs(RpcBase):
         request_iterator: AsyncIterator[earn_pb2.BatchRecordBehavioursRequest],
         context: grpc.aio.ServicerContext,
     ) -> earn_pb2.BatchRecordBehavioursResponse:
-        response = earn_pb2.BatchRecordBehavioursResponse()
-        index = 0
-        async for entry in request_iterator:
-            result = earn_pb2.BatchEntryResult(index=index, event_id=entry.behaviour.event_id)
-            try:
-                single = earn_pb2.RecordBehaviourRequest(behaviour=entry.behaviour)
-                recorded = await self.RecordBehaviour(single, context)
-                result.points = recorded.result.total_points
-                response.recorded += 1
-            except TamaruError as exc:
-                result.error.CopyFrom(error_detail(exc))
-                response.rejected += 1
-            response.results.append(result)
-            index += 1
-        return response
+        async def record(entry: earn_pb2.BatchRecordBehavioursRequest) -> int:
+            single = earn_pb2.RecordBehaviourRequest(behaviour=entry.behaviour)
+            return (await self.RecordBehaviour(single, context)).result.total_points
+
+        results, refused = await record_all(
+            request_iterator,
+            event_id=lambda e: e.behaviour.event_id,
+            member=lambda e: e.behaviour.member,
+            record=record,
+        )
+        return earn_pb2.BatchRecordBehavioursResponse(
+            recorded=len(results) - refused, rejected=refused, results=results
+        )
 
     async def ListOffers(
         self, request: earn_pb2.ListOffersRequest, context: grpc.aio.ServicerContext

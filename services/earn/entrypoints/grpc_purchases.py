@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import grpc
 
 from runtime.db.unit_of_work import UnitOfWork
-from runtime.errors import InvalidArgument, TamaruError
-from runtime.messaging.commands import error_detail
+from runtime.errors import InvalidArgument
 from services.earn.adapters import paging, repository
 from services.earn.adapters.messages import event_id, purchase_record, time_or_now
+from services.earn.entrypoints.batch_streams import record_all
 from services.earn.entrypoints.rpc_base import RpcBase
 from services.earn.service_layer import grants, purchases
 from tamaru.common.v1 import common_pb2
@@ -50,21 +50,19 @@ class PurchaseRpcs(RpcBase):
         request_iterator: AsyncIterator[earn_pb2.BatchRecordPurchasesRequest],
         context: grpc.aio.ServicerContext,
     ) -> earn_pb2.BatchRecordPurchasesResponse:
-        response = earn_pb2.BatchRecordPurchasesResponse()
-        index = 0
-        async for entry in request_iterator:
-            result = earn_pb2.BatchEntryResult(index=index, event_id=entry.purchase.purchase_id)
-            try:
-                single = earn_pb2.RecordPurchaseRequest(purchase=entry.purchase)
-                recorded = await self.record_purchase(single)
-                result.points = recorded.result.total_points
-                response.recorded += 1
-            except TamaruError as exc:
-                result.error.CopyFrom(error_detail(exc))
-                response.rejected += 1
-            response.results.append(result)
-            index += 1
-        return response
+        async def record(entry: earn_pb2.BatchRecordPurchasesRequest) -> int:
+            single = earn_pb2.RecordPurchaseRequest(purchase=entry.purchase)
+            return (await self.record_purchase(single)).result.total_points
+
+        results, refused = await record_all(
+            request_iterator,
+            event_id=lambda e: e.purchase.purchase_id,
+            member=lambda e: e.purchase.member,
+            record=record,
+        )
+        return earn_pb2.BatchRecordPurchasesResponse(
+            recorded=len(results) - refused, rejected=refused, results=results
+        )
 
     async def PreviewPurchase(
         self, request: earn_pb2.PreviewPurchaseRequest, context: grpc.aio.ServicerContext
