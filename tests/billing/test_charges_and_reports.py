@@ -75,6 +75,7 @@ async def test_sponsor_funded_points_are_charged_and_reversals_credited(
     assert (report.members_enrolled, report.members_issued, report.members_active) == (3, 3, 3)
     assert list(report.top_items) == []
     assert list(report.lottery_entries) == []
+    assert list(report.spent_by_category) == []
 
     reconciled = await billing.call("Reconcile", billing_pb2.ReconcileRequest())
     assert reconciled.consistent
@@ -95,7 +96,7 @@ async def test_sponsor_funded_points_are_charged_and_reversals_credited(
     )
     page = html_export.content.decode()
     # sources, spends, growth, tiers, top senders, receivers, top items, lottery entries
-    assert page.count("<svg") == 8
+    assert page.count("<svg") == 9
     assert "criterion:welcome" in page
     assert "Top items (units)" in page
 

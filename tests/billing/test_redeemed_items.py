@@ -1,5 +1,6 @@
-"""The usage report's top items and lottery entries, from redeem's real events: orders placed,
-confirmed and cancelled, and lottery entries, through the real catalog and redeem services."""
+"""The usage report's top items, points by category and lottery entries, from redeem's real
+events: orders placed, confirmed and cancelled, and lottery entries, through the real catalog
+and redeem services."""
 
 from __future__ import annotations
 
@@ -55,9 +56,9 @@ async def test_top_items_and_lottery_entries_come_from_redeems_events(
     shop: Shop, billing_process: BillingProcess
 ) -> None:
     member = await shop.member(points=10_000)
-    await shop.item("mug", price=100)
-    await shop.item("towel", price=200)
-    await shop.item("kettle", price=300)
+    await shop.item("mug", price=100, category="kitchen")
+    await shop.item("towel", price=200)  # no category
+    await shop.item("kettle", price=300, category="kitchen")
     await shop.place(member, lines(("mug", 2), ("towel", 1)))
     await shop.place(member, lines(("mug", 1)))
     kettle = await shop.place(member, lines(("kettle", 1)))
@@ -104,8 +105,18 @@ async def test_top_items_and_lottery_entries_come_from_redeems_events(
 
     try:
         done = await eventually(
-            report, lambda r: _entries(r) == 2 and _items(r) == {"mug": 3, "towel": 1}
+            report,
+            lambda r: (
+                _entries(r) == 2
+                and _items(r) == {"mug": 3, "towel": 1}
+                and len(r.spent_by_category) == 2
+            ),
         )
+        # Points of the items redeemed per catalog category; the cancelled kettle nets out.
+        assert [(c.key, c.points) for c in done.spent_by_category] == [
+            ("kitchen", 300),
+            ("(none)", 200),
+        ]
         # The cancelled kettle nets to zero and is not listed; mugs (3 units) lead.
         assert [(i.key, i.count) for i in done.top_items] == [("mug", 3), ("towel", 1)]
         assert [(e.key, e.count) for e in done.lottery_entries] == [(lottery.lottery.lottery_id, 2)]
@@ -118,6 +129,7 @@ async def test_top_items_and_lottery_entries_come_from_redeems_events(
         text = csv.content.decode("utf-8-sig")
         assert "top_items,mug,3" in text
         assert f"lottery_entries,{lottery.lottery.lottery_id},2" in text
+        assert "spent_by_category,kitchen,300" in text
     finally:
         await billing.close()
 

@@ -40,6 +40,7 @@ def report_csv(report: UsageReport) -> bytes:
         ("tier_distribution", report.tier_distribution),
         ("top_items", report.top_items),
         ("lottery_entries", report.lottery_entries),
+        ("spent_by_category", report.spent_by_category),
     ]
     for name, items in sections:
         for key, value in items:

@@ -76,6 +76,7 @@ def report_html(report: UsageReport) -> str:
 <div class="grid">
 {bar_chart(report.top_items, "Top items (units) / 交換上位")}
 {bar_chart(report.lottery_entries, "Lottery entries / 抽選応募")}
+{bar_chart(report.spent_by_category[:12], "Points redeemed by category / カテゴリ別交換")}
 </div>
 </body></html>
 """

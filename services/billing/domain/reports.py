@@ -34,6 +34,7 @@ class UsageReport:
     # From redeem's events: units per SKU (confirmed, less cancelled) and entries per lottery.
     top_items: list[tuple[str, int]] = field(default_factory=list)
     lottery_entries: list[tuple[str, int]] = field(default_factory=list)
+    spent_by_category: list[tuple[str, int]] = field(default_factory=list)
     growth: list[MemberCounts] = field(default_factory=list)
 
 

@@ -25,6 +25,11 @@ class Metric(StrEnum):
     THANKS_RECEIVED = "thanks_received"  # key: the receiver's account id
     ITEMS_REDEEMED = "items_redeemed"  # key: SKU; units of confirmed orders, less cancellations
     LOTTERY_ENTRIES = "lottery_entries"  # key: lottery id
+    # key: catalog category (NO_CATEGORY); line points of confirmed orders, less cancellations
+    SPENT_BY_CATEGORY = "spent_by_category"
+
+
+NO_CATEGORY = "(none)"  # not a category code (codes have no parentheses), so never a real one
 
 
 # Sources whose id names something a sponsor reviews (a criterion, a rule or campaign).

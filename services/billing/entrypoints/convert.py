@@ -105,6 +105,7 @@ def report_proto(report: UsageReport) -> reports_pb2.UsageReport:
         tier_distribution=_counts(report.tier_distribution),
         top_items=_counts(report.top_items),
         lottery_entries=_counts(report.lottery_entries),
+        spent_by_category=_points(report.spent_by_category),
     )
 
 

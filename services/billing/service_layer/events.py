@@ -22,7 +22,7 @@ from runtime.programs.spec import ProgramSpec
 from services.billing.adapters.invoice_repository import InvoiceRepository
 from services.billing.adapters.repository import BillingRepository
 from services.billing.domain.periods import Period
-from services.billing.domain.usage import Metric, source_key
+from services.billing.domain.usage import NO_CATEGORY, Metric, source_key
 from services.billing.service_layer.drafts import Drafts
 from tamaru.accounts.v1 import events_pb2, ledger_pb2
 from tamaru.common.v1 import common_pb2
@@ -239,6 +239,8 @@ class EventApplier:
 async def _count_items(ev: EventContext, order: Order, sign: int) -> None:
     for line in order.lines:
         await ev.repo.count(ev.period, Metric.ITEMS_REDEEMED, line.sku, sign * line.quantity)
+        category = line.category or NO_CATEGORY
+        await ev.repo.count(ev.period, Metric.SPENT_BY_CATEGORY, category, sign * line.line_points)
 
 
 async def order_confirmed(ev: EventContext, msg: redeem_events_pb2.OrderChanged) -> None:

@@ -72,5 +72,6 @@ async def usage_report(
         tier_distribution=sorted(tiers.items()),
         top_items=[(sku, n) for sku, n in top(counters.get(Metric.ITEMS_REDEEMED, {})) if n > 0],
         lottery_entries=by_key(Metric.LOTTERY_ENTRIES),
+        spent_by_category=[(c, n) for c, n in by_key(Metric.SPENT_BY_CATEGORY) if n != 0],
         growth=await growth(repo, spec, period.plus(-11), period) if with_growth else [],
     )

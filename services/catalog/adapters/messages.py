@@ -163,6 +163,7 @@ def reservation_to_proto(reservation: Reservation) -> commands_pb2.Reservation:
                 quantity=line.quantity,
                 unit_price_points=line.unit_price_points,
                 line_points=line.line_points,
+                category=line.category,
             )
             for line in reservation.lines
         ],

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.errors import AlreadyExists
-from services.catalog.adapters.orm import ReservationLineRow, ReservationRow
+from services.catalog.adapters.orm import ItemRow, ReservationLineRow, ReservationRow
 from services.catalog.domain.items import ItemType
 from services.catalog.domain.reservations import (
     PricedLine,
@@ -167,13 +167,15 @@ async def find(
 async def load_lines(
     session: AsyncSession, reservation_ids: Sequence[str]
 ) -> dict[str, tuple[PricedLine, ...]]:
-    rows = await session.scalars(
-        select(ReservationLineRow)
+    # The category is the item's (lines do not copy it): reports group by what the catalog says.
+    rows = await session.execute(
+        select(ReservationLineRow, ItemRow.category)
+        .join(ItemRow, ItemRow.item_id == ReservationLineRow.item_id)
         .where(ReservationLineRow.reservation_id.in_(reservation_ids))
         .order_by(ReservationLineRow.reservation_id, ReservationLineRow.line_no)
     )
     out: dict[str, list[PricedLine]] = {}
-    for row in rows:
+    for row, category in rows.tuples():
         out.setdefault(row.reservation_id, []).append(
             PricedLine(
                 line_no=row.line_no,
@@ -183,6 +185,7 @@ async def load_lines(
                 type=ItemType(row.item_type),
                 quantity=row.quantity,
                 unit_price_points=row.unit_price_points,
+                category=category,
             )
         )
     return {key: tuple(value) for key, value in out.items()}

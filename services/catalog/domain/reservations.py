@@ -53,6 +53,7 @@ class PricedLine:
     type: ItemType
     quantity: int
     unit_price_points: int
+    category: str = ""  # the item's catalog category, for the sponsor's reports
 
     @property
     def line_points(self) -> int:
@@ -140,6 +141,7 @@ def price_line(
         type=item.type,
         quantity=line.quantity,
         unit_price_points=item.draft.price_points,
+        category=item.draft.category,
     )
 
 

@@ -68,6 +68,7 @@ def order_to_proto(order: Order) -> orders_pb2.Order:
                 quantity=line.quantity,
                 unit_price_points=line.unit_price_points,
                 line_points=line.line_points,
+                category=line.category,
             )
             for line in order.priced_lines
         ]

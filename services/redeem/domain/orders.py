@@ -59,6 +59,7 @@ class PricedLine:
     item_type: int  # tamaru.catalog.v1.ItemType value, kept as catalog priced it
     quantity: int
     unit_price_points: int
+    category: str = ""  # the catalog's category of the item ("" for none, or older orders)
 
     @property
     def line_points(self) -> int:

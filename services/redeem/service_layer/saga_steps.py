@@ -103,7 +103,14 @@ class OrderSteps:
             order.step_key(saga.RESERVE_STOCK),
         )
         priced = tuple(
-            PricedLine(line.sku, line.title, line.type, line.quantity, line.unit_price_points)
+            PricedLine(
+                line.sku,
+                line.title,
+                line.type,
+                line.quantity,
+                line.unit_price_points,
+                category=line.category,
+            )
             for line in reservation.lines
         )
         items = sum(line.line_points for line in priced)
