@@ -8,17 +8,17 @@ same transaction as the change, so an event is published if and only if the chan
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self, TypeVar, cast
+from typing import Self, TypeVar
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from opentelemetry import propagate
-from sqlalchemy import Table, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,7 +38,15 @@ RETRYABLE_SQLSTATES = frozenset(
 )
 
 
-_INSERT_OUTBOX = insert(cast(Table, OutboxEvent.__table__))
+# One statement for any number of events, the ids and envelopes as two arrays (`%(...)b`:
+# psycopg dumps lists in binary several times faster than as array literals). It goes to
+# psycopg as it is: no per-row parameter processing, whatever the batch size.
+_INSERT_OUTBOX = (
+    f"INSERT INTO {OutboxEvent.__tablename__} "
+    "(event_id, program_id, subject, envelope, headers, attempts) "
+    "SELECT u.event_id, %(program_id)s, %(subject)s, u.envelope, CAST(%(headers)s AS jsonb), 0 "
+    "FROM unnest(CAST(%(ids)b AS text[]), CAST(%(envelopes)b AS bytea[])) AS u(event_id, envelope)"
+)
 
 
 def event_subject(program_id: str, service: str, event_type: str) -> str:
@@ -125,13 +133,9 @@ class UnitOfWork:
             return []
         headers: dict[str, str] = {}
         propagate.inject(headers)
-        subject = event_subject(program_id, self.service, event_type)
-        rows: list[dict[str, object]] = []
-        ids: list[str] = []
-        for payload, aggregate_id in events:
-            event_id = new_id()
-            ids.append(event_id)
-            envelope = build_envelope(
+        ids = [new_id() for _ in events]
+        envelopes = [
+            build_envelope(
                 event_id=event_id,
                 program_id=program_id,
                 service=self.service,
@@ -139,19 +143,21 @@ class UnitOfWork:
                 payload=payload,
                 aggregate_id=aggregate_id,
                 occurred_at=occurred_at,
-            )
-            rows.append(
-                {
-                    "event_id": event_id,
-                    "program_id": program_id,
-                    "subject": subject,
-                    "envelope": envelope.SerializeToString(),
-                    "headers": headers,
-                    "attempts": 0,
-                }
-            )
-        await self.session.execute(_INSERT_OUTBOX, rows)
-        self._emitted += len(rows)
+            ).SerializeToString()
+            for event_id, (payload, aggregate_id) in zip(ids, events, strict=True)
+        ]
+        connection = await self.session.connection()
+        await connection.exec_driver_sql(
+            _INSERT_OUTBOX,
+            {
+                "ids": ids,
+                "envelopes": envelopes,
+                "program_id": program_id,
+                "subject": event_subject(program_id, self.service, event_type),
+                "headers": json.dumps(headers),
+            },
+        )
+        self._emitted += len(ids)
         return ids
 
 

@@ -22,9 +22,10 @@ from services.accounts.domain.commands import ReleaseHold
 from services.accounts.entrypoints.sweeper_worker import LedgerSweeper
 from services.accounts.service_layer.ledger import Ledger
 from services.accounts.service_layer.program_policy import ledger_policy
+from tamaru.accounts.v1 import accounts_pb2, ledger_pb2, members_pb2
 from tamaru.accounts.v1 import commands_pb2 as c
-from tamaru.accounts.v1 import ledger_pb2, members_pb2
 from tests.accounts.conftest import Accounts
+from tests.accounts.members_support import outbox_events
 from tests.support.services import create_program
 
 
@@ -255,3 +256,48 @@ async def test_sweeping_while_holding_never_double_spends(
     assert verified.consistent, verified.problems
     # Everything issued is accounted for exactly once.
     assert verified.issued == verified.member_balances + verified.held + verified.expired
+
+
+async def test_sweepers_running_at_once_expire_every_due_lot_exactly_once(
+    channel: grpc.aio.Channel, accounts_app: ServiceApp, js: JetStreamContext
+) -> None:
+    """Two sweepers of two workers each, in batches of 5 lots: they lock lots and accounts with
+    SKIP LOCKED and never wait for each other. Every due lot expires once, every point is
+    accounted for, and the events name each lot once."""
+    assert accounts_app.ctx is not None
+    program = await create_program(
+        js, ["accounts"], expiry={"mode": "monthsAfterEarn", "months": 12}
+    )
+    acc = Accounts(channel, program)
+    members = [await acc.enrol() for _ in range(12)]
+    earned = ledger_pb2.Balance().next_expiry_at
+    earned.FromDatetime(datetime.now(UTC) - timedelta(days=364))
+    source = ledger_pb2.Source(type=ledger_pb2.SOURCE_TYPE_ADMIN)
+    entries = [
+        accounts_pb2.BatchCreditEntry(
+            member=selector(m), amount=10 + i, source=source, earned_at=earned
+        )
+        for m in members
+        for i in range(3)
+    ]
+    reply = await acc.call(
+        "BatchCredit",
+        accounts_pb2.BatchCreditRequest(idempotency_key=str(uuid.uuid4()), entries=entries),
+    )
+    assert reply.credited == 36
+    lot_ids = sorted(r.result.lot_id for r in reply.results)
+    later = datetime.now(UTC) + timedelta(days=5)
+    sweepers = [
+        LedgerSweeper(accounts_app.ctx.uow, clock=lambda: later, batch_size=5, expiry_workers=2)
+        for _ in range(2)
+    ]
+
+    await asyncio.gather(*(s.run_once() for s in sweepers))
+
+    assert [(await acc.balance(m)).available for m in members] == [0] * 12
+    verified = await acc.verify()
+    assert verified.consistent, verified.problems
+    assert (verified.issued, verified.expired) == (12 * 33, 12 * 33)
+    events = await outbox_events(accounts_app, program.program_id, "points_expired")
+    assert sorted(d.lot_id for e in events for d in e.lots) == lot_ids
+    assert sum(e.amount for e in events) == 12 * 33

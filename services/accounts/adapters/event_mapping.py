@@ -7,7 +7,7 @@ listed here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import Enum
 from itertools import groupby
@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from runtime.db.unit_of_work import UnitOfWork
+from services.accounts.domain.events import PointsCredited, PointsExpired
 from services.accounts.domain.model import LotDraw, Source
 from tamaru.accounts.v1 import events_pb2, ledger_pb2
 
@@ -69,6 +70,14 @@ def _convert(field: Any, value: Any) -> Any:
 
 
 def to_proto(event: Any) -> Message:
+    direct = DIRECT.get(type(event))
+    if direct is not None:
+        return direct(event)
+    return mapped_proto(event)
+
+
+def mapped_proto(event: Any) -> Message:
+    """The mapping by field name, for any event (the reference the direct ones must match)."""
     message_type = getattr(events_pb2, type(event).__name__)
     message: Message = message_type()
     _fill(message, event)
@@ -94,6 +103,45 @@ def _fill(message: Message, event: Any) -> None:
             getattr(message, field.name).CopyFrom(_convert(field, value))
         else:
             setattr(message, field.name, _convert(field, value))
+
+
+def _points_credited(event: PointsCredited) -> Message:
+    message = events_pb2.PointsCredited(
+        program_id=event.program_id,
+        account_id=event.account_id,
+        transaction_id=event.tx_id,
+        lot_id=event.lot_id,
+        amount=event.amount,
+        kind=event.kind,
+        source=source_proto(event.source),
+        reason=event.reason,
+        actor=event.actor,
+        sponsor_funded=event.sponsor_funded,
+        adjustment=event.adjustment,
+        deficit_repaid=event.deficit_repaid,
+    )
+    if event.expires_at is not None:
+        message.expires_at.CopyFrom(timestamp(event.expires_at))
+    return message
+
+
+def _points_expired(event: PointsExpired) -> Message:
+    return events_pb2.PointsExpired(
+        program_id=event.program_id,
+        account_id=event.account_id,
+        transaction_id=event.tx_id,
+        amount=event.amount,
+        by_kind=[ledger_pb2.KindAmount(kind=k, amount=n) for k, n in event.by_kind],
+        lots=[ledger_pb2.LotDraw(lot_id=d.lot_id, amount=d.amount) for d in event.lots],
+    )
+
+
+# Written out for the events batches and sweeps emit by the thousand: the mapping by field
+# name costs about 50 us an event here, these a few. A test checks they give the same bytes.
+DIRECT: dict[type, Callable[[Any], Message]] = {
+    PointsCredited: _points_credited,
+    PointsExpired: _points_expired,
+}
 
 
 def aggregate_of(event: Any) -> str:

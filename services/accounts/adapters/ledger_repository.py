@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import Table, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.errors import NotFound
+from services.accounts.adapters.ledger_writes import HOLD_COLUMNS, hold_row, plan_writer
 from services.accounts.adapters.orm import (
     AccountRow,
     HoldAllocationRow,
@@ -42,13 +41,7 @@ from services.accounts.domain.model import (
 )
 from services.accounts.domain.plan import LedgerPlan
 
-# Core statements built once: the hot path skips the ORM's per-call statement building.
-_INSERT_TX = insert(cast(Table, TransactionRow.__table__))
-_INSERT_POSTINGS = insert(cast(Table, PostingRow.__table__))
-_INSERT_DRAWS = insert(cast(Table, LotDrawRow.__table__))
-_INSERT_LOTS = insert(cast(Table, LotRow.__table__))
-_INSERT_HOLDS = insert(cast(Table, HoldRow.__table__))
-_INSERT_ALLOCATIONS = insert(cast(Table, HoldAllocationRow.__table__))
+HOLD_FIELDS = tuple(name for name, _ in HOLD_COLUMNS)
 
 _BALANCE = text(
     "SELECT kind, expires_at, sum(remaining) FROM lots "
@@ -146,17 +139,6 @@ class LedgerRepository:
             )
         ).all()
         return {row.account_id: to_account(row) for row in rows}
-
-    async def due_lots(self, account_ids: Iterable[str], now: datetime) -> list[Lot]:
-        rows = await self.session.scalars(
-            select(LotRow).where(
-                LotRow.program_id == self.program_id,
-                LotRow.account_id.in_(list(account_ids)),
-                LotRow.remaining > 0,
-                LotRow.expires_at <= now,
-            )
-        )
-        return [to_lot(r) for r in rows]
 
     async def balance(self, account_id: str, now: datetime) -> Balance:
         """The balance as of now, aggregated in SQL (one row per kind and expiry moment), so
@@ -329,144 +311,19 @@ class LedgerRepository:
     # -- writes ----------------------------------------------------------------------------
 
     async def save(self, plan: LedgerPlan) -> None:
-        """Persist everything a plan changes (the caller's transaction commits it)."""
-        s = self.session
-        if plan.transactions:
-            await s.execute(_INSERT_TX, [self._tx_values(t) for t in plan.transactions])
-            postings = [
-                {
-                    "tx_id": t.tx_id,
-                    "program_id": t.program_id,
-                    "account_type": p.account.type,
-                    "account_id": p.account.id,
-                    "amount": p.amount,
-                }
-                for t in plan.transactions
-                for p in t.postings
-            ]
-            if postings:
-                await s.execute(_INSERT_POSTINGS, postings)
-            draws = _merge_draws(plan.transactions)
-            if draws:
-                await s.execute(_INSERT_DRAWS, draws)
-        if plan.new_lots:
-            await s.execute(_INSERT_LOTS, [self._lot_values(lot) for lot in plan.new_lots])
-        # Bulk UPDATE by primary key: one pipelined executemany, whatever the batch size.
-        if plan.lot_updates:
-            await s.execute(
-                update(LotRow),
-                [
-                    {
-                        "lot_id": lot.lot_id,
-                        "account_id": lot.account_id,  # a merge moves lots to the survivor
-                        "remaining": lot.remaining,
-                        "expired_amount": lot.expired_amount,
-                    }
-                    for lot in plan.lot_updates
-                ],
-            )
-        if plan.account_updates:
-            await s.execute(
-                update(AccountRow),
-                [
-                    {
-                        "account_id": a.account_id,
-                        "status": a.status.value,
-                        "available": a.available,
-                        "held": a.held,
-                        "deficit": a.deficit,
-                        "merged_into": a.merged_into,
-                    }
-                    for a in plan.account_updates
-                ],
-            )
-        if plan.new_holds:
-            await s.execute(_INSERT_HOLDS, [self._hold_values(h) for h in plan.new_holds])
-            allocations = [
-                {"hold_id": h.hold_id, "lot_id": a.lot_id, "amount": a.amount}
-                for h in plan.new_holds
-                for a in h.allocations
-            ]
-            if allocations:
-                await s.execute(_INSERT_ALLOCATIONS, allocations)
+        """Persist everything a plan changes (the caller's transaction commits it): its
+        inserts and its lot and account updates as one set-based statement, whatever the
+        number of rows; then the rare per-row updates of holds and reversed originals."""
+        await plan_writer(plan, self.program_id).execute(self.session)
         for hold in plan.hold_updates:
-            values = self._hold_values(hold)
+            values = dict(zip(HOLD_FIELDS, hold_row(hold), strict=True))
             del values["hold_id"]
-            await s.execute(update(HoldRow).where(HoldRow.hold_id == hold.hold_id).values(**values))
+            await self.session.execute(
+                update(HoldRow).where(HoldRow.hold_id == hold.hold_id).values(**values)
+            )
         for tx in plan.transaction_updates:
-            await s.execute(
+            await self.session.execute(
                 update(TransactionRow)
                 .where(TransactionRow.tx_id == tx.tx_id)
                 .values(reversed_amount=tx.reversed_amount)
             )
-
-    @staticmethod
-    def _tx_values(t: Transaction) -> dict[str, Any]:
-        return {
-            "tx_id": t.tx_id,
-            "program_id": t.program_id,
-            "type": t.type.value,
-            "account_id": t.account_id,
-            "amount": t.amount,
-            "occurred_at": t.occurred_at,
-            "source_type": t.source.type.value,
-            "source_id": t.source.id,
-            "reason": t.reason,
-            "actor": t.actor,
-            "idempotency_key": t.idempotency_key,
-            "kind": t.kind,
-            "sponsor_funded": t.sponsor_funded,
-            "counterparty_account_id": t.counterparty_account_id,
-            "hold_id": t.hold_id,
-            "reverses_tx_id": t.reverses_tx_id,
-            "reversed_amount": t.reversed_amount,
-            "shortfall": t.shortfall,
-        }
-
-    def _lot_values(self, lot: Lot) -> dict[str, Any]:
-        return {
-            "lot_id": lot.lot_id,
-            "program_id": self.program_id,
-            "account_id": lot.account_id,
-            "kind": lot.kind,
-            "amount": lot.amount,
-            "remaining": lot.remaining,
-            "expired_amount": lot.expired_amount,
-            "earned_at": lot.earned_at,
-            "expires_at": lot.expires_at,
-            "source_tx_id": lot.source_tx_id,
-        }
-
-    @staticmethod
-    def _hold_values(h: Hold) -> dict[str, Any]:
-        return {
-            "hold_id": h.hold_id,
-            "program_id": h.program_id,
-            "account_id": h.account_id,
-            "amount": h.amount,
-            "status": h.status.value,
-            "created_at": h.created_at,
-            "expires_at": h.expires_at,
-            "settled_at": h.settled_at,
-            "captured_amount": h.captured_amount,
-            "settle_tx_id": h.settle_tx_id,
-            "source_type": h.source.type.value,
-            "source_id": h.source.id,
-            "reason": h.reason,
-            "actor": h.actor,
-            "idempotency_key": h.idempotency_key,
-        }
-
-
-def _merge_draws(transactions: Sequence[Transaction]) -> list[dict[str, Any]]:
-    """(tx, lot, role) is the key: a spend drawing twice from one lot is stored once, summed."""
-    merged: dict[tuple[str, str, str], int] = {}
-    for t in transactions:
-        for role, draws in (("spent", t.spent), ("expired", t.expired)):
-            for d in draws:
-                key = (t.tx_id, d.lot_id, role)
-                merged[key] = merged.get(key, 0) + d.amount
-    return [
-        {"tx_id": tx, "lot_id": lot, "role": role, "amount": amount}
-        for (tx, lot, role), amount in merged.items()
-    ]

@@ -30,6 +30,7 @@ class LedgerSweeper:
         *,
         interval: float = 5.0,
         batch_size: int = 5000,
+        expiry_workers: int = 2,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         reminder_days: Callable[[], dict[str, int]] = dict,
     ) -> None:
@@ -37,6 +38,7 @@ class LedgerSweeper:
         self._uow_factory = uow_factory
         self._interval = interval
         self._batch_size = batch_size
+        self._expiry_workers = expiry_workers
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
 
@@ -52,24 +54,33 @@ class LedgerSweeper:
 
     async def run_once(self, now: datetime | None = None) -> tuple[int, int]:
         """Sweep until nothing due is left (or only busy accounts); returns (expired lots,
-        released holds)."""
+        released holds).
+
+        Expiry batches lock their lots and accounts with SKIP LOCKED, so `expiry_workers` of
+        them run at once without waiting for each other: while PostgreSQL writes one batch,
+        Python plans the next. A lot one worker skipped because another held its account is
+        left for the last, single drain."""
         now = now or self._clock()
-        totals = []
-        for sweep in (expire_due_lots, release_timed_out_holds):
-            total = 0
-            while True:
-                result = await run_in_transaction(
-                    self._uow_factory,
-                    lambda uow, sweep=sweep: sweep(uow, now, self._batch_size),  # type: ignore[misc]
-                )
-                total += result.done
-                if result.found < self._batch_size or result.done == 0:
-                    break
-            totals.append(total)
+        drains = [self._drain(expire_due_lots, now) for _ in range(self._expiry_workers)]
+        expired = sum(await asyncio.gather(*drains))
+        if self._expiry_workers > 1:
+            expired += await self._drain(expire_due_lots, now)
+        released = await self._drain(release_timed_out_holds, now)
         async with self._uow_factory() as uow:
             metrics.expiry_backlog.set(await expiry_backlog(uow, now))
         await self.remind(now)
-        return totals[0], totals[1]
+        return expired, released
+
+    async def _drain(self, sweep: Sweep, now: datetime) -> int:
+        """Run `sweep` batch after batch until a batch comes back short or does nothing."""
+        total = 0
+        while True:
+            result = await run_in_transaction(
+                self._uow_factory, lambda uow: sweep(uow, now, self._batch_size)
+            )
+            total += result.done
+            if result.found < self._batch_size or result.done == 0:
+                return total
 
     async def remind(self, now: datetime) -> int:
         """Announce points expiring within each program's horizon; returns reminders sent."""

@@ -8,7 +8,6 @@ the next pass finds again.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from runtime.db.unit_of_work import UnitOfWork
 from runtime.telemetry.metrics import count_ledger_operations
 from services.accounts.adapters.event_mapping import publish_events
+from services.accounts.adapters.expiry_batches import lock_due_batch
 from services.accounts.adapters.ledger_repository import LedgerRepository, to_lot
 from services.accounts.adapters.orm import HoldRow, LotRow
 from services.accounts.adapters.reminder_tables import ExpiryReminderRow
@@ -33,30 +33,18 @@ class SweepResult:
 
 
 async def expire_due_lots(uow: UnitOfWork, now: datetime, batch_size: int) -> SweepResult:
-    due = (
-        await uow.session.execute(
-            select(LotRow.program_id, LotRow.account_id)
-            .where(LotRow.remaining > 0, LotRow.expires_at <= now)
-            .order_by(LotRow.expires_at)
-            .limit(batch_size)
-        )
-    ).all()
-    accounts_by_program: dict[str, set[str]] = defaultdict(set)
-    for program_id, account_id in due:
-        accounts_by_program[program_id].add(account_id)
+    """Expire one batch: lock due lots and their idle accounts (see `lock_due_batch`), plan
+    one expiry per account, write the batch with one set-based statement and its events with
+    one multi-row INSERT per program."""
+    batch = await lock_due_batch(uow.session, now, batch_size)
     expired = 0
-    for program_id, account_ids in sorted(accounts_by_program.items()):
-        repo = LedgerRepository(uow.session, program_id)
-        accounts = await repo.lock_idle_accounts(account_ids)
-        if not accounts:
-            continue
-        lots = await repo.due_lots(accounts, now)
-        plan = plan_expire(lots, accounts, now)
-        await repo.save(plan)
+    for program_id, due in sorted(batch.by_program.items()):
+        plan = plan_expire(due.lots, due.accounts, now)
+        await LedgerRepository(uow.session, program_id).save(plan)
         await publish_events(uow, program_id, plan.events)
         count_ledger_operations(program_id, (t.type.value for t in plan.transactions))
-        expired += len(lots)
-    return SweepResult(found=len(due), done=expired)
+        expired += len(due.lots)
+    return SweepResult(found=batch.picked, done=expired)
 
 
 async def expiry_backlog(uow: UnitOfWork, now: datetime) -> int:
