@@ -2,11 +2,13 @@
 
 from pathlib import Path
 
+from runtime.messaging.commands import CommandServer
 from runtime.programs.spec import ProgramSpec
 from runtime.service import ServiceContext, ServiceDefinition, Worker
 from services.accounts.entrypoints.access_policy import POLICY, SERVICE
 from services.accounts.entrypoints.grpc_servicer import AccountsServicer
 from services.accounts.entrypoints.ledger_commands import LedgerCommands
+from services.accounts.entrypoints.lookup_commands import LookupCommands
 from services.accounts.entrypoints.news_worker import NewsAnnouncer
 from services.accounts.entrypoints.sweeper_worker import LedgerSweeper
 from services.accounts.entrypoints.tier_worker import TierRefresher
@@ -27,6 +29,11 @@ def _workers(ctx: ServiceContext) -> list[Worker]:
     ]
 
 
+def _commands(ctx: ServiceContext, server: CommandServer) -> None:
+    LedgerCommands(ctx).register(server)
+    LookupCommands(ctx).register(server)
+
+
 definition = ServiceDefinition(
     name="accounts",
     migrations_dir=Path(__file__).parent / "adapters" / "migrations",
@@ -35,6 +42,6 @@ definition = ServiceDefinition(
     servicers=lambda ctx: [
         (accounts_pb2_grpc.add_AccountsServiceServicer_to_server, AccountsServicer(ctx))
     ],
-    commands=lambda ctx, server: LedgerCommands(ctx).register(server),
+    commands=_commands,
     workers=_workers,
 )

@@ -14,8 +14,9 @@ from nats.js import JetStreamContext
 from runtime.errors import InvalidArgument, NotFound
 from runtime.messaging.commands import CommandClient
 from runtime.service import ServiceApp
-from tamaru.accounts.v1 import accounts_pb2, ledger_pb2
+from tamaru.accounts.v1 import accounts_pb2, ledger_pb2, members_pb2
 from tamaru.accounts.v1 import commands_pb2 as c
+from tamaru.accounts.v1 import lookup_commands_pb2 as lc
 from tests.accounts.conftest import Accounts
 from tests.accounts.members_support import by_id, create_group, key, outbox_events
 from tests.support.services import create_program
@@ -166,3 +167,36 @@ async def test_list_group_members_names_active_members_of_a_group_and_its_subtre
     assert unknown.value.reason == "GROUP_NOT_FOUND"
     with pytest.raises(InvalidArgument):
         await list_group(client, accounts, sales, subgroups=True, size=10_001)
+
+
+async def test_resolve_identifiers_answers_each_selector_in_order(
+    accounts: Accounts, admin_nc: Client
+) -> None:
+    client = CommandClient(admin_nc)
+    active = await accounts.enrol(ref="r-active")
+    closed = await accounts.enrol()
+    await accounts.call(
+        "CloseMember",
+        accounts_pb2.CloseMemberRequest(idempotency_key=key(), member=by_id(closed)),
+    )
+    reply = await client.call(
+        "accounts",
+        "ResolveIdentifiers",
+        lc.MemberLookupCommandServiceResolveIdentifiersRequest(
+            members=[
+                members_pb2.MemberSelector(external_ref="r-active"),
+                members_pb2.MemberSelector(external_ref="nobody"),
+                by_id(closed),
+                members_pb2.MemberSelector(),
+            ]
+        ),
+        lc.MemberLookupCommandServiceResolveIdentifiersResponse,
+        program_id=accounts.program.program_id,
+    )
+    found = [(m.account_id, m.status, m.error.reason, m.error.field) for m in reply.members]
+    assert found == [
+        (active, ledger_pb2.ACCOUNT_STATUS_ACTIVE, "", ""),
+        ("", 0, "MEMBER_NOT_FOUND", "members[1]"),
+        (closed, ledger_pb2.ACCOUNT_STATUS_CLOSED, "", ""),
+        ("", 0, "INVALID_ARGUMENT", "members[3]"),
+    ]

@@ -7,15 +7,18 @@ retry of the client's call repeats none of them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from runtime.errors import TamaruError, error_for_code
 from runtime.messaging.commands import CommandClient
 from tamaru.accounts.v1 import accounts_pb2, ledger_pb2, members_pb2
 from tamaru.accounts.v1 import commands_pb2 as c
+from tamaru.accounts.v1 import lookup_commands_pb2 as lc
 
 ACTIVE = ledger_pb2.ACCOUNT_STATUS_ACTIVE
 GROUP_PAGE = 5000
@@ -170,3 +173,27 @@ class AccountsClient:
             token = page.next_page_token
             if not token:
                 return
+
+    async def resolve_many(
+        self, members: Sequence[members_pb2.MemberSelector]
+    ) -> list[MemberInfo | TamaruError]:
+        """Many members in one command; each one's MemberInfo or its own error."""
+        reply = await self._commands.call(
+            "accounts",
+            "ResolveIdentifiers",
+            lc.MemberLookupCommandServiceResolveIdentifiersRequest(members=members),
+            lc.MemberLookupCommandServiceResolveIdentifiersResponse,
+            program_id=self._program,
+        )
+        return [
+            error_for_code(m.error.code, m.error.message, reason=m.error.reason)
+            if m.HasField("error")
+            else MemberInfo(m.account_id, m.status, m.tier_id)
+            for m in reply.members
+        ]
+
+
+def credit_refusal(result: accounts_pb2.BatchCreditEntryResult) -> TamaruError:
+    """A refused batch entry as the error a single credit would have raised."""
+    message = re.sub(r"^entries\[\d+\]: ", "", result.error.message)
+    return error_for_code(result.error.code, message, reason=result.error.reason)

@@ -6,15 +6,19 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from runtime.db.unit_of_work import UnitOfWork
-from runtime.errors import InvalidArgument
+from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
+from runtime.errors import InvalidArgument, TamaruError
+from runtime.messaging.commands import error_detail
 from services.earn.adapters import paging, repository
 from services.earn.adapters.messages import event_id, purchase_record, time_or_now
-from services.earn.entrypoints.batch_streams import record_all
 from services.earn.entrypoints.rpc_base import RpcBase
-from services.earn.service_layer import grants, purchases
+from services.earn.service_layer import grants, purchase_batches, purchases
 from tamaru.common.v1 import common_pb2
 from tamaru.earn.v1 import earn_pb2
+from tamaru.earn.v1 import purchases_pb2 as p
+
+# Purchases per earn transaction: two accounts commands for all of them, locks held briefly.
+BATCH_CHUNK = 200
 
 
 class PurchaseRpcs(RpcBase):
@@ -50,19 +54,35 @@ class PurchaseRpcs(RpcBase):
         request_iterator: AsyncIterator[earn_pb2.BatchRecordPurchasesRequest],
         context: grpc.aio.ServicerContext,
     ) -> earn_pb2.BatchRecordPurchasesResponse:
-        async def record(entry: earn_pb2.BatchRecordPurchasesRequest) -> int:
-            single = earn_pb2.RecordPurchaseRequest(purchase=entry.purchase)
-            return (await self.record_purchase(single)).result.total_points
+        caller = self.caller()
+        response = earn_pb2.BatchRecordPurchasesResponse()
+        chunk: list[p.Purchase] = []
 
-        results, refused = await record_all(
-            request_iterator,
-            event_id=lambda e: e.purchase.purchase_id,
-            member=lambda e: e.purchase.member,
-            record=record,
-        )
-        return earn_pb2.BatchRecordPurchasesResponse(
-            recorded=len(results) - refused, rejected=refused, results=results
-        )
+        async def flush() -> None:
+            purchases = list(chunk)
+            chunk.clear()
+            outcomes = await run_in_transaction(
+                self.ctx.uow,
+                lambda uow: purchase_batches.record_purchases(
+                    uow, self.deps, caller.program_id, caller.key_id, purchases
+                ),
+            )
+            for msg, outcome in zip(purchases, outcomes, strict=True):
+                result = response.results.add(index=len(response.results), event_id=msg.purchase_id)
+                if isinstance(outcome, TamaruError):
+                    result.error.CopyFrom(error_detail(outcome))
+                    response.rejected += 1
+                else:
+                    result.points = outcome.result.total_points
+                    response.recorded += 1
+
+        async for entry in request_iterator:
+            chunk.append(entry.purchase)
+            if len(chunk) >= BATCH_CHUNK:
+                await flush()
+        if chunk:
+            await flush()
+        return response
 
     async def PreviewPurchase(
         self, request: earn_pb2.PreviewPurchaseRequest, context: grpc.aio.ServicerContext

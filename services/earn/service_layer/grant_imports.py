@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 from collections.abc import Callable
 
 from runtime.db.unit_of_work import UnitOfWork
 from runtime.errors import TamaruError
 from runtime.programs.spec import ProgramSpec
 from runtime.programs.spec_earn import GRANT_COLUMNS
+from services.earn.adapters.accounts import credit_refusal
 from services.earn.domain.file_layouts import FileLayout, RowError, check_layout, decode
 from services.earn.domain.grant_files import GrantRow, read_rows
 from services.earn.service_layer.deps import EarnDeps
@@ -83,7 +83,9 @@ async def import_grants(
         for (row, entry), result in zip(rows, reply.results, strict=True):
             if result.HasField("error"):
                 tally.errors.append(
-                    RowError(row.line, _row_field(result.error.field), _message(result))
+                    RowError(
+                        row.line, _row_field(result.error.field), credit_refusal(result).message
+                    )
                 )
             else:
                 tally.ok += 1
@@ -133,7 +135,3 @@ def _row_field(entry_field: str) -> str:
     """`entries[7].member` -> `member`: the report names the file's column, not the batch."""
     name = entry_field.partition("].")[2]
     return "member" if name in ("", "account_id") or name.startswith("member") else name
-
-
-def _message(result: accounts_pb2.BatchCreditEntryResult) -> str:
-    return re.sub(r"^entries\[\d+\]: ", "", result.error.message)

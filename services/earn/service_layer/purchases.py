@@ -1,7 +1,8 @@
 """Record, preview and return purchases.
 
 Recording scores the purchase with the rules in force at its time (locking the capped rules'
-counters), asks accounts to credit one lot per kind with the key `earn:purchase:<id>:<kind>`,
+counters), asks accounts to credit one lot per kind (a BatchCredit command whose entries carry
+the keys `earn:purchase:<id>:<kind>`, the same for a single purchase and a batch),
 stores the purchase with its breakdown and the credits, uses a redeemed offer and issues the
 offers the purchase earns (announced as `offer_issued` through the outbox), and announces the
 purchase itself (`purchase_recorded`; a return: `purchase_returned`). Everything runs in
@@ -18,7 +19,12 @@ from runtime.db.unit_of_work import UnitOfWork, new_id
 from runtime.errors import FailedPrecondition, NotFound
 from runtime.programs.spec_earn import Offer
 from services.earn.adapters import repository
-from services.earn.adapters.accounts import AccountsClient, MemberInfo
+from services.earn.adapters.accounts import (
+    AccountsClient,
+    MemberInfo,
+    by_account,
+    credit_refusal,
+)
 from services.earn.adapters.messages import item_dict, offer_proto, purchase_from, result_proto
 from services.earn.adapters.orm import OfferRow, PurchaseRow, ReturnRow
 from services.earn.adapters.revisions import RulesInForce
@@ -28,7 +34,7 @@ from services.earn.domain.purchases import Purchase
 from services.earn.domain.returns import ReturnedLine, plan_return
 from services.earn.service_layer.announce import announce_purchase, announce_return
 from services.earn.service_layer.deps import EarnDeps
-from tamaru.accounts.v1 import ledger_pb2
+from tamaru.accounts.v1 import accounts_pb2, ledger_pb2
 from tamaru.earn.v1 import earn_pb2, events_pb2
 from tamaru.earn.v1 import purchases_pb2 as p
 
@@ -102,10 +108,13 @@ async def score(
     msg: p.Purchase,
     *,
     lock: bool,
+    member: MemberInfo | None = None,
 ) -> Scored:
-    """Everything recording and previewing share, so a preview quotes what a record earns."""
+    """Everything recording and previewing share, so a preview quotes what a record earns.
+    A batch passes the member it already resolved with the others."""
     facts = purchase_from(msg)  # validates before anything is looked up
-    member = await accounts.resolve(msg.member)
+    if member is None:
+        member = await accounts.resolve(msg.member)
     require_active(member, "purchase.member")
     purchase = purchase_from(msg, tier_id=member.tier_id)
     rules = await deps.revisions.in_force(uow.session, program_id, facts.occurred_at)
@@ -150,23 +159,61 @@ async def record_purchase(
 ) -> earn_pb2.RecordPurchaseResponse:
     accounts = deps.accounts(program_id, actor)
     scored = await score(uow, deps, accounts, program_id, msg, lock=True)
-    account_id, purchase = scored.member.account_id, scored.purchase
-    credits: dict[str, dict[str, object]] = {}
-    rule_refs = ",".join(i.ref for i in scored.result.items if i.source != "base" and i.points)
-    for kind, points in scored.result.by_kind().items():
-        reply = await accounts.credit(
-            f"earn:purchase:{msg.purchase_id}:{kind}",
-            account_id,
-            points,
+    await consume_caps(uow, program_id, scored, 1)
+    entries = credit_entries(msg, scored)
+    results = list((await accounts.batch_credit(entries)).results) if entries else []
+    for result in results:
+        if result.HasField("error"):
+            raise credit_refusal(result)
+    return await store_purchase(uow, program_id, msg, scored, credits_of(entries, results))
+
+
+async def consume_caps(uow: UnitOfWork, program_id: str, scored: Scored, sign: int) -> None:
+    """Count what capped rules gave (sign -1 takes it back when the credit was refused); the
+    counters were locked by `score`, and a later purchase in the same transaction sees them."""
+    capped = {r.id for r in scored.rules.spec.earn.rules if r.cap_per_member or r.budget_points}
+    given = {k: sign * v for k, v in scored.result.by_rule().items() if k in capped}
+    await repository.add_rule_usage(uow.session, program_id, scored.member.account_id, given)
+
+
+def credit_entries(msg: p.Purchase, scored: Scored) -> list[accounts_pb2.BatchCreditEntry]:
+    """One credit per lot kind, each under `earn:purchase:<id>:<kind>` (the single and the
+    batch paths send the same entries, so either one's retry replays the other's credits)."""
+    items = scored.result.items
+    rule_refs = ",".join(i.ref for i in items if i.source != "base" and i.points)
+    return [
+        accounts_pb2.BatchCreditEntry(
+            member=by_account(scored.member.account_id),
+            amount=points,
             kind=kind,
             source=ledger_pb2.Source(type=ledger_pb2.SOURCE_TYPE_RULE, id=msg.purchase_id),
             reason=f"purchase {msg.purchase_id}" + (f" ({rule_refs})" if rule_refs else ""),
             sponsor_funded=False,
+            idempotency_key=f"earn:purchase:{msg.purchase_id}:{kind}",
         )
-        credits[kind] = {"transaction_id": reply.result.transaction_id, "points": points}
-    capped = {r.id for r in scored.rules.spec.earn.rules if r.cap_per_member or r.budget_points}
-    given = {k: v for k, v in scored.result.by_rule().items() if k in capped}
-    await repository.add_rule_usage(uow.session, program_id, account_id, given)
+        for kind, points in scored.result.by_kind().items()
+    ]
+
+
+def credits_of(
+    entries: list[accounts_pb2.BatchCreditEntry],
+    results: list[accounts_pb2.BatchCreditEntryResult],
+) -> dict[str, dict[str, object]]:
+    return {
+        entry.kind: {"transaction_id": result.result.transaction_id, "points": entry.amount}
+        for entry, result in zip(entries, results, strict=True)
+    }
+
+
+async def store_purchase(
+    uow: UnitOfWork,
+    program_id: str,
+    msg: p.Purchase,
+    scored: Scored,
+    credits: dict[str, dict[str, object]],
+) -> earn_pb2.RecordPurchaseResponse:
+    """The credited purchase: its row, its announcement, the offer it used and those it earns."""
+    account_id, purchase = scored.member.account_id, scored.purchase
     row = PurchaseRow(
         program_id=program_id,
         purchase_id=msg.purchase_id,

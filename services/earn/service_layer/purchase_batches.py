@@ -1,0 +1,145 @@
+"""A chunk of streamed purchases recorded in one earn transaction with two accounts commands.
+
+Per purchase, RecordPurchase costs an earn transaction, a ResolveIdentifier and a credit
+command. A chunk instead resolves every member with one `ResolveIdentifiers`, scores the
+purchases one after another in stream order (each sees the caps the earlier ones consumed; a
+purchase that fails rolls back only its own savepoint), credits them all with one
+`BatchCredit` (the same entries and keys RecordPurchase sends), then stores them. Each purchase
+keeps its own idempotency record under RecordPurchase's scope and key (its purchase_id): a
+purchase sent once through the stream and once through RecordPurchase is recorded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from runtime.db.unit_of_work import UnitOfWork
+from runtime.errors import IdempotencyKeyReused, TamaruError
+from runtime.idempotency import begin_many, finish_many, forget_many
+from services.earn.adapters.accounts import MemberInfo, credit_refusal
+from services.earn.adapters.messages import event_id
+from services.earn.service_layer.deps import EarnDeps
+from services.earn.service_layer.purchases import (
+    Scored,
+    consume_caps,
+    credit_entries,
+    credits_of,
+    score,
+    store_purchase,
+)
+from tamaru.earn.v1 import earn_pb2
+from tamaru.earn.v1 import purchases_pb2 as p
+
+SCOPE = "earn.RecordPurchase"  # RecordPurchase's own (entrypoints/rpc_base.py: mutate)
+Outcome = earn_pb2.RecordPurchaseResponse | TamaruError
+
+
+async def record_purchases(
+    uow: UnitOfWork, deps: EarnDeps, program_id: str, actor: str, msgs: Sequence[p.Purchase]
+) -> list[Outcome]:
+    """Each purchase's response (a replay for one recorded before) or its own error."""
+    deps.programs.require_open(program_id)
+    outcomes: list[Outcome | None] = [None] * len(msgs)
+    first_of: dict[str, int] = {}  # a purchase_id sent twice in the chunk: the later replays
+    for i, msg in enumerate(msgs):
+        try:
+            event_id(msg.purchase_id, "purchase.purchase_id")
+        except TamaruError as exc:
+            outcomes[i] = exc
+            continue
+        first_of.setdefault(msg.purchase_id, i)
+    requests = {
+        key: earn_pb2.RecordPurchaseRequest(purchase=msgs[i]) for key, i in first_of.items()
+    }
+    earlier = await begin_many(uow.session, program_id, SCOPE, requests)
+    fresh: list[int] = []
+    for key, i in first_of.items():
+        prior = earlier[key]
+        if isinstance(prior, TamaruError):
+            prior.field = "purchase.purchase_id"
+            outcomes[i] = prior
+        elif isinstance(prior, bytes):
+            outcomes[i] = earn_pb2.RecordPurchaseResponse.FromString(prior)
+        else:
+            fresh.append(i)
+    await _record(uow, deps, program_id, actor, msgs, fresh, outcomes)
+    done = {
+        msgs[i].purchase_id: o
+        for i, o in enumerate(outcomes)
+        if i in fresh and isinstance(o, earn_pb2.RecordPurchaseResponse)
+    }
+    await finish_many(uow.session, program_id, SCOPE, done)
+    failed = [msgs[i].purchase_id for i in fresh if isinstance(outcomes[i], TamaruError)]
+    await forget_many(uow.session, program_id, SCOPE, failed)
+    for i, msg in enumerate(msgs):
+        if outcomes[i] is None:  # a repeat within the chunk
+            outcomes[i] = _repeat(outcomes[first_of[msg.purchase_id]], requests, msg)
+    return [o for o in outcomes if o is not None]
+
+
+def _repeat(
+    first: Outcome | None, requests: dict[str, earn_pb2.RecordPurchaseRequest], msg: p.Purchase
+) -> Outcome:
+    if requests[msg.purchase_id].purchase != msg:
+        return IdempotencyKeyReused(
+            f"purchase_id {msg.purchase_id!r} came twice with different contents",
+            field="purchase.purchase_id",
+        )
+    assert first is not None
+    return first
+
+
+async def _record(
+    uow: UnitOfWork,
+    deps: EarnDeps,
+    program_id: str,
+    actor: str,
+    msgs: Sequence[p.Purchase],
+    fresh: list[int],
+    outcomes: list[Outcome | None],
+) -> None:
+    if not fresh:
+        return
+    accounts = deps.accounts(program_id, actor)
+    members = await accounts.resolve_many([msgs[i].member for i in fresh])
+    scored: dict[int, Scored] = {}
+    for i, member in zip(fresh, members, strict=True):
+        try:
+            if isinstance(member, TamaruError):
+                member.field = "purchase.member"
+                raise member
+            scored[i] = await _score(uow, deps, program_id, actor, msgs[i], member)
+        except TamaruError as exc:
+            outcomes[i] = exc
+    entries = {i: credit_entries(msgs[i], s) for i, s in scored.items()}
+    flat = [e for i in scored for e in entries[i]]
+    results = list((await accounts.batch_credit(flat)).results) if flat else []
+    position = 0
+    for i, s in scored.items():
+        mine = results[position : position + len(entries[i])]
+        position += len(entries[i])
+        refused = next((r for r in mine if r.HasField("error")), None)
+        if refused is not None:  # e.g. the member was closed meanwhile
+            await consume_caps(uow, program_id, s, -1)
+            outcomes[i] = credit_refusal(refused)
+            continue
+        outcomes[i] = await store_purchase(
+            uow, program_id, msgs[i], s, credits_of(entries[i], mine)
+        )
+
+
+async def _score(
+    uow: UnitOfWork,
+    deps: EarnDeps,
+    program_id: str,
+    actor: str,
+    msg: p.Purchase,
+    member: MemberInfo,
+) -> Scored:
+    """Score one purchase and count its caps, undone together if it fails."""
+    async with uow.session.begin_nested():
+        scored = await score(
+            uow, deps, deps.accounts(program_id, actor), program_id, msg, lock=True, member=member
+        )
+        await consume_caps(uow, program_id, scored, 1)
+        return scored
