@@ -280,6 +280,14 @@ class TransactionRow(Base):
     __table_args__ = (
         Index("ix_ledger_tx_account_time", "account_id", "occurred_at"),
         Index("ix_ledger_tx_program_time", "program_id", "occurred_at"),
+        # Billing's reconciliation (SponsorFundedTotals): an index-only scan per month.
+        Index(
+            "ix_ledger_tx_sponsor_time",
+            "program_id",
+            "occurred_at",
+            postgresql_include=["type", "amount"],
+            postgresql_where=text("sponsor_funded"),
+        ),
     )
 
 

@@ -25,6 +25,7 @@ from services.accounts.adapters.ledger_repository import LedgerRepository
 from services.accounts.adapters.member_lookup import resolve_account_id
 from services.accounts.adapters.member_queries import MemberFilter, group_ids_of, member_page
 from services.accounts.adapters.orm import MemberRow
+from services.accounts.adapters.sponsor_totals import sponsor_funded_span, sponsor_funded_totals
 from services.accounts.domain.commands import (
     CaptureHold,
     PlaceHold,
@@ -41,6 +42,7 @@ from services.accounts.entrypoints.ledger_convert import (
     source_from,
     transfer_command,
 )
+from services.accounts.entrypoints.sponsor_convert import boundaries_from, sponsor_totals_proto
 from services.accounts.service_layer.ledger import Ledger
 from services.accounts.service_layer.program_policy import ledger_policy
 from tamaru.accounts.v1 import accounts_pb2, ledger_pb2
@@ -86,6 +88,7 @@ class LedgerCommands:
             ("ResolveIdentifier", c.LedgerCommandServiceResolveIdentifierRequest),
             ("BatchCredit", c.LedgerCommandServiceBatchCreditRequest),
             ("ListGroupMembers", c.LedgerCommandServiceListGroupMembersRequest),
+            ("SponsorFundedTotals", c.LedgerCommandServiceSponsorFundedTotalsRequest),
         ):
             server.register(method, request_type, getattr(self, method))
 
@@ -340,3 +343,21 @@ class LedgerCommands:
         return c.LedgerCommandServiceListGroupMembersResponse(
             account_ids=ids, next_page_token=token
         )
+
+    async def SponsorFundedTotals(
+        self, cmd: CommandContext, r: c.LedgerCommandServiceSponsorFundedTotalsRequest
+    ) -> c.LedgerCommandServiceSponsorFundedTotalsResponse:
+        """Read-only (closed programs are still billed, so still reconciled)."""
+        program = self._program(cmd, r)
+        self.ctx.programs.get(program)
+        boundaries = boundaries_from(r.boundaries)
+        async with self.ctx.uow() as uow:
+            first, last = await sponsor_funded_span(uow.session, program)
+            totals = await sponsor_funded_totals(uow.session, program, boundaries)
+        reply = c.LedgerCommandServiceSponsorFundedTotalsResponse(
+            periods=[sponsor_totals_proto(t) for t in totals]
+        )
+        if first is not None and last is not None:
+            reply.first_occurred_at.CopyFrom(timestamp(first))
+            reply.last_occurred_at.CopyFrom(timestamp(last))
+        return reply
