@@ -1,5 +1,10 @@
 """The system under test: a PostgreSQL and a NATS of its own and each service as a process, all
-on 127.0.0.1, with the primitives the nemesis uses (kill, restart) and `heal()` before checking.
+on 127.0.0.1, with the primitives the nemesis uses (kill, restart, partition, slow link, clock
+skew) and `heal()` before checking.
+
+Each service reaches PostgreSQL and NATS through links of its own (`chaos.proxy.LinkProxy`), so
+one service can be cut off while the others, and the test's own clients and checks (which
+connect directly), are not.
 """
 
 from __future__ import annotations
@@ -9,8 +14,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
+from chaos.clock import skewed_clock_env
 from chaos.postgres import ChaosPostgres
 from chaos.processes import ServiceProcess
+from chaos.proxy import LinkProxy
 from runtime.devstack import NatsServer, ensure_database, free_port, postgres_reachable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +38,10 @@ class Cluster:
     nats: NatsServer = field(init=False)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     database_url: str = ""
+    # (service, "postgres" | "nats") -> the link that service reaches it through
+    links: dict[tuple[str, str], LinkProxy] = field(default_factory=dict)
+    clock_offsets: dict[str, float] = field(default_factory=dict)  # service -> seconds off
+    _true_env: dict[str, dict[str, str]] = field(default_factory=dict)  # without a fake clock
 
     def __post_init__(self) -> None:
         self.postgres = ChaosPostgres(self.work_dir / "postgres")
@@ -49,7 +62,7 @@ class Cluster:
         await self.nats.start()
         for name in self.service_names:
             port = free_port()
-            env = self._env(port)
+            env = await self._env(name, port)
             self.services[name] = ServiceProcess(
                 name, port, env, log_file=self.work_dir / f"{name}.log", cwd=ROOT
             )
@@ -61,15 +74,21 @@ class Cluster:
             process.env["TAMARU_MIGRATE_ON_START"] = "true"
         await asyncio.gather(*(s.start() for s in self.services.values()))
         await self.wait_serving(timeout=180)
-        for process in self.services.values():
+        for name, process in self.services.items():
             process.env["TAMARU_MIGRATE_ON_START"] = "false"
+            self._true_env[name] = dict(process.env)
 
-    def _env(self, port: int) -> dict[str, str]:
+    async def _env(self, service: str, port: int) -> dict[str, str]:
+        db = make_url(self.database_url)
+        pg_link = await self._link(service, "postgres", db.host or "127.0.0.1", db.port or 5432)
+        nats_link = await self._link(service, "nats", self.nats.host, self.nats.port)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TAMARU_", "OTEL_"))}
         env.update(
             TAMARU_ENV="dev",  # redeem's sandbox payment gateway
-            TAMARU_DATABASE_URL=self.database_url,
-            TAMARU_NATS_URL=self.nats_url,
+            TAMARU_DATABASE_URL=db.set(host="127.0.0.1", port=pg_link.port).render_as_string(
+                hide_password=False
+            ),
+            TAMARU_NATS_URL=f"nats://127.0.0.1:{nats_link.port}",
             TAMARU_GRPC_HOST="127.0.0.1",
             TAMARU_GRPC_PORT=str(port),
             TAMARU_LOG_LEVEL="WARNING",
@@ -82,6 +101,12 @@ class Cluster:
             GRPC_ENABLE_FORK_SUPPORT="false",
         )
         return env
+
+    async def _link(self, service: str, to: str, host: str, port: int) -> LinkProxy:
+        link = LinkProxy(f"{service}->{to}", host, port)
+        await link.start()
+        self.links[(service, to)] = link
+        return link
 
     async def wait_serving(self, timeout: float) -> None:
         names = list(self.services)
@@ -100,6 +125,29 @@ class Cluster:
     async def start_service(self, name: str) -> None:
         await self.services[name].start()
 
+    async def cut(self, service: str, to: tuple[str, ...]) -> None:
+        """Partition `service` from PostgreSQL and/or NATS (`to`); `heal_links` ends it."""
+        for what in to:
+            self.links[(service, what)].cut()
+
+    async def slow(self, service: str, to: tuple[str, ...], delay: float) -> None:
+        for what in to:
+            self.links[(service, what)].slow(delay)
+
+    async def heal_links(self, service: str | None = None) -> None:
+        for (name, _), link in self.links.items():
+            if service is None or name == service:
+                link.heal()
+
+    async def restart_service(self, name: str, *, clock_offset: float = 0.0) -> None:
+        """Graceful restart (so what follows is the clock's doing, not a kill's), with the
+        process's wall clock `clock_offset` seconds off (libfaketime); 0 = the true clock."""
+        process = self.services[name]
+        await process.stop(grace=5.0)
+        process.env = {**self._true_env[name], **skewed_clock_env(clock_offset)}
+        self.clock_offsets[name] = clock_offset
+        await process.start()
+
     async def stop_nats(self) -> None:
         await self.nats.stop()
 
@@ -113,7 +161,11 @@ class Cluster:
         await self.postgres.start()
 
     async def heal(self, timeout: float = 120) -> None:
-        """Everything up again: PostgreSQL, NATS, every service serving."""
+        """Everything up again: links, PostgreSQL, NATS, every service serving, true clocks."""
+        await self.heal_links()
+        for name, offset in self.clock_offsets.items():
+            if offset:
+                await self.restart_service(name)
         if not await postgres_reachable(self.postgres.url, timeout=2):
             await self.postgres.start()
         if not self.nats.running:
@@ -125,5 +177,6 @@ class Cluster:
         """The checks are done: nothing left to flush, so services are killed, not drained."""
         await asyncio.gather(*(s.kill() for s in self.services.values()))
         await asyncio.gather(*(s.stop() for s in self.services.values()))  # end the watchdogs
+        await asyncio.gather(*(link.close() for link in self.links.values()))
         await self.nats.stop()
         await self.postgres.stop()
