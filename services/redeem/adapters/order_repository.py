@@ -81,9 +81,10 @@ class OrderRepository:
     async def insert(self, order: Order, request_hash: str, owner: str, lease: timedelta) -> bool:
         """Store a new order leased to `owner`; False when its idempotency key already exists."""
         values = to_columns(order)
-        values.update(
-            request_hash=request_hash, lease_owner=owner, lease_until=order.created_at + lease
-        )
+        # Leases are judged by the database's clock (`claim`, `due_for_recovery`), so they are
+        # written by it too: a process whose clock runs ahead would otherwise keep recovery off
+        # its sagas for as long as its clock is off (found by the bank test's clock skew).
+        values.update(request_hash=request_hash, lease_owner=owner, lease_until=func.now() + lease)
         result = await self.session.execute(
             insert(OrderRow).values(**values).on_conflict_do_nothing().returning(OrderRow.order_id)
         )
@@ -126,7 +127,7 @@ class OrderRepository:
         `new_owner` hands the saga to another driver (e.g. a cancellation starting)."""
         values = to_columns(order)
         values["updated_at"] = now
-        values["lease_until"] = now + lease
+        values["lease_until"] = func.now() + lease  # the database's clock, as in `insert`
         if new_owner is not None:
             values["lease_owner"] = new_owner
         query = update(OrderRow).where(OrderRow.order_id == order.order_id)
@@ -180,12 +181,12 @@ class OrderRepository:
         )
         return [(order_id, program_id) for order_id, program_id in rows.all()]
 
-    async def release_lease(self, order_id: str, owner: str, retry_at: datetime) -> None:
-        """Hand the saga to the recovery worker from `retry_at` on."""
+    async def release_lease(self, order_id: str, owner: str, retry_after: timedelta) -> None:
+        """Hand the saga to the recovery worker `retry_after` from now (the database's now)."""
         await self.session.execute(
             update(OrderRow)
             .where(OrderRow.order_id == order_id, OrderRow.lease_owner == owner)
-            .values(lease_until=retry_at)
+            .values(lease_until=func.now() + retry_after)
         )
 
     async def steps(self, order_id: str) -> list[tuple[str, str]]:

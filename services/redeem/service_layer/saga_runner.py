@@ -259,7 +259,7 @@ class SagaRunner:
 
         async def release(uow: UnitOfWork) -> None:
             await OrderRepository(uow.session).release_lease(
-                order.order_id, owner, now() + timedelta(seconds=delay)
+                order.order_id, owner, timedelta(seconds=delay)
             )
 
         await run_in_transaction(self.uow_factory, release)
