@@ -1,4 +1,4 @@
-"""SponsorFundedTotals: the journal's sponsor-funded credits and clawbacks per period, the
+"""GetSponsorFundedTotals: the journal's sponsor-funded credits and clawbacks per period, the
 ledger-side source billing reconciles against (no stream retention involved)."""
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ def stamps(*instants: datetime) -> list[Timestamp]:
 
 async def totals(
     nc: Client, program_id: str, *boundaries: datetime
-) -> c.LedgerCommandServiceSponsorFundedTotalsResponse:
+) -> c.LedgerCommandServiceGetSponsorFundedTotalsResponse:
     return await CommandClient(nc).call(
         "accounts",
-        "SponsorFundedTotals",
-        c.LedgerCommandServiceSponsorFundedTotalsRequest(boundaries=stamps(*boundaries)),
-        c.LedgerCommandServiceSponsorFundedTotalsResponse,
+        "GetSponsorFundedTotals",
+        c.LedgerCommandServiceGetSponsorFundedTotalsRequest(boundaries=stamps(*boundaries)),
+        c.LedgerCommandServiceGetSponsorFundedTotalsResponse,
         program_id=program_id,
     )
 
@@ -140,11 +140,11 @@ async def test_totals_never_count_another_programs_journal(
     with pytest.raises(InvalidArgument) as refused:
         await CommandClient(admin_nc).call(
             "accounts",
-            "SponsorFundedTotals",
-            c.LedgerCommandServiceSponsorFundedTotalsRequest(
+            "GetSponsorFundedTotals",
+            c.LedgerCommandServiceGetSponsorFundedTotalsRequest(
                 program_id=other.program.program_id, boundaries=stamps(*window)
             ),
-            c.LedgerCommandServiceSponsorFundedTotalsResponse,
+            c.LedgerCommandServiceGetSponsorFundedTotalsResponse,
             program_id=accounts.program.program_id,
         )
     assert refused.value.field == "program_id"

@@ -280,7 +280,7 @@ class TransactionRow(Base):
     __table_args__ = (
         Index("ix_ledger_tx_account_time", "account_id", "occurred_at"),
         Index("ix_ledger_tx_program_time", "program_id", "occurred_at"),
-        # Billing's reconciliation (SponsorFundedTotals): an index-only scan per month.
+        # Billing's reconciliation (GetSponsorFundedTotals): an index-only scan per month.
         Index(
             "ix_ledger_tx_sponsor_time",
             "program_id",

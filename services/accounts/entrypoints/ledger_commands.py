@@ -88,7 +88,7 @@ class LedgerCommands:
             ("ResolveIdentifier", c.LedgerCommandServiceResolveIdentifierRequest),
             ("BatchCredit", c.LedgerCommandServiceBatchCreditRequest),
             ("ListGroupMembers", c.LedgerCommandServiceListGroupMembersRequest),
-            ("SponsorFundedTotals", c.LedgerCommandServiceSponsorFundedTotalsRequest),
+            ("GetSponsorFundedTotals", c.LedgerCommandServiceGetSponsorFundedTotalsRequest),
         ):
             server.register(method, request_type, getattr(self, method))
 
@@ -344,9 +344,9 @@ class LedgerCommands:
             account_ids=ids, next_page_token=token
         )
 
-    async def SponsorFundedTotals(
-        self, cmd: CommandContext, r: c.LedgerCommandServiceSponsorFundedTotalsRequest
-    ) -> c.LedgerCommandServiceSponsorFundedTotalsResponse:
+    async def GetSponsorFundedTotals(
+        self, cmd: CommandContext, r: c.LedgerCommandServiceGetSponsorFundedTotalsRequest
+    ) -> c.LedgerCommandServiceGetSponsorFundedTotalsResponse:
         """Read-only (closed programs are still billed, so still reconciled)."""
         program = self._program(cmd, r)
         self.ctx.programs.get(program)
@@ -354,7 +354,7 @@ class LedgerCommands:
         async with self.ctx.uow() as uow:
             first, last = await sponsor_funded_span(uow.session, program)
             totals = await sponsor_funded_totals(uow.session, program, boundaries)
-        reply = c.LedgerCommandServiceSponsorFundedTotalsResponse(
+        reply = c.LedgerCommandServiceGetSponsorFundedTotalsResponse(
             periods=[sponsor_totals_proto(t) for t in totals]
         )
         if first is not None and last is not None:

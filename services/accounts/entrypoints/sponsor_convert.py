@@ -1,4 +1,4 @@
-"""SponsorFundedTotals: the caller's period boundaries in, the journal's totals out."""
+"""GetSponsorFundedTotals: the caller's period boundaries in, the journal's totals out."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Sponsor-funded journal index: billing's reconciliation sums a program's sponsor-funded
-credits and clawbacks per month (SponsorFundedTotals) from this partial index alone, instead
+credits and clawbacks per month (GetSponsorFundedTotals) from this partial index alone, instead
 of reading every transaction of the month from the heap.
 
 Revision ID: 0005
