@@ -129,6 +129,11 @@ def reconciled_proto(row: ReconciledPeriod) -> reports_pb2.ReconciledPeriod:
         billed_events=row.billed.events,
         partial=row.partial,
         consistent=row.consistent,
+        ledger_points=row.ledger.net.points,
+        ledger_transactions=row.ledger.net.events,
+        difference=row.difference,
+        ledger_credited_points=row.ledger.credited,
+        ledger_clawed_back_points=row.ledger.clawed_back,
     )
 
 

@@ -6,6 +6,7 @@ import grpc
 
 from runtime.errors import InvalidArgument
 from runtime.messaging.streams import EVENTS_STREAM
+from services.billing.adapters.ledger_totals import LedgerTotals
 from services.billing.documents.report_csv import report_csv
 from services.billing.documents.report_html import report_html
 from services.billing.domain.periods import Period
@@ -118,8 +119,9 @@ class ReportRpcs(RpcBase):
         truncated = info.state.first_seq > 1
 
         async def work(billing: Billing) -> billing_pb2.ReconcileResponse:
-            rows, oldest = await reconcile_program(
+            result = await reconcile_program(
                 self.ctx.js,
+                LedgerTotals(self.ctx.commands, billing.program_id),
                 billing.repo,
                 billing.spec,
                 first=first,
@@ -127,11 +129,13 @@ class ReportRpcs(RpcBase):
                 stream_truncated=truncated,
             )
             response = billing_pb2.ReconcileResponse(
-                consistent=all(r.consistent for r in rows),
-                periods=[reconciled_proto(r) for r in rows],
+                consistent=all(r.consistent for r in result.rows),
+                periods=[reconciled_proto(r) for r in result.rows],
             )
-            if oldest is not None:
-                response.stream_starts_at.CopyFrom(stamp(oldest))
+            if result.stream_starts_at is not None:
+                response.stream_starts_at.CopyFrom(stamp(result.stream_starts_at))
+            if result.ledger_starts_at is not None:
+                response.ledger_starts_at.CopyFrom(stamp(result.ledger_starts_at))
             return response
 
         return await self.read(work)
