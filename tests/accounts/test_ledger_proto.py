@@ -13,7 +13,13 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from services.accounts.adapters.event_mapping import DIRECT, mapped_proto, to_proto
 from services.accounts.domain import events as domain_events
 from services.accounts.domain.model import LotDraw, Source, SourceType
-from tamaru.accounts.v1 import accounts_pb2, commands_pb2, events_pb2, ledger_pb2
+from tamaru.accounts.v1 import (
+    accounts_pb2,
+    commands_pb2,
+    events_pb2,
+    ledger_pb2,
+    lookup_commands_pb2,
+)
 
 READ_ONLY = re.compile(r"^(Get|List|Search|Resolve|Verify|Export)")
 POINT_FIELDS = re.compile(
@@ -45,12 +51,18 @@ def test_every_mutating_client_request_has_an_idempotency_key(method: typing.Any
 
 
 @pytest.mark.parametrize(
-    "method", methods(commands_pb2, "LedgerCommandService"), ids=lambda m: str(m.name)
+    "method",
+    methods(commands_pb2, "LedgerCommandService")
+    + methods(lookup_commands_pb2, "MemberLookupCommandService"),
+    ids=lambda m: str(m.name),
 )
 def test_every_command_names_its_program_and_mutations_their_key(method: typing.Any) -> None:
     fields = method.input_type.fields_by_name
     assert fields["program_id"].type == FieldDescriptor.TYPE_STRING
-    assert ("idempotency_key" in fields) == (not READ_ONLY.match(method.name))
+    if READ_ONLY.match(method.name):
+        assert "idempotency_key" not in fields
+    elif "idempotency_key" not in fields:  # keyed entry by entry (BatchCredit)
+        assert "idempotency_key" in fields["entries"].message_type.fields_by_name
 
 
 def all_messages() -> list[Descriptor]:
