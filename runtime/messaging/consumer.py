@@ -102,8 +102,13 @@ class EventConsumer:
                 log.warning("consumer %s: fetch failed: %s", self.durable, exc)
                 await asyncio.sleep(0.5)
                 continue
-            for msg in msgs:
-                await self.process(msg)
+            await self.process_batch(msgs)
+
+    async def process_batch(self, msgs: list[Msg]) -> None:
+        """One fetch's messages; one transaction each here. A consumer that applies a whole
+        batch in one transaction overrides this (billing's does)."""
+        for msg in msgs:
+            await self.process(msg)
 
     async def process(self, msg: Msg) -> None:
         try:

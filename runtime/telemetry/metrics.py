@@ -73,5 +73,10 @@ saga_oldest_age = GaugeSource(
 import_rows = GaugeSource(
     "tamaru.import.rows", "{row}", "Rows an import job has read, landed and rejected so far"
 )
+billing_parked_events = GaugeSource(
+    "tamaru.billing.parked_events",
+    "{event}",
+    "Events billing parked: waiting for their program's config (unconfigured) or failing (poison)",
+)
 
 Sampler = Callable[[], Awaitable[None]]

@@ -11,6 +11,7 @@ from services.billing.entrypoints.consumers import (
 )
 from services.billing.entrypoints.grpc_servicer import BillingServicer
 from services.billing.entrypoints.issuer_settings import load_issuer
+from services.billing.entrypoints.parked_worker import ParkedEventsWorker
 from services.billing.service_layer.config_hook import apply_program
 from tamaru.billing.v1 import billing_pb2_grpc
 
@@ -27,5 +28,6 @@ definition = ServiceDefinition(
     method_policy=POLICY,
     servicers=servicers,
     consumers=lambda ctx: [accounts_consumer(ctx), redeem_consumer(ctx), earn_consumer(ctx)],
+    workers=lambda ctx: [ParkedEventsWorker(ctx)],
     apply_hook=lambda ctx: apply_program,
 )

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -225,3 +226,24 @@ class CampaignReturnRow(Base):
     returned_yen: Mapped[int] = mapped_column(BigInteger)
     points_reversed: Mapped[int] = mapped_column(BigInteger)
     rule_points_reversed: Mapped[dict[str, int]] = mapped_column(JSONB)
+
+
+class ParkedEventRow(Base):
+    """An event billing stored instead of applying: its program has no config on billing yet
+    (`reason` unconfigured: replayed when the config is applied) or it kept failing (`poison`,
+    with its `error`: kept for an operator). Raw as it came from the stream, keyed by the
+    durable and stream sequence, so a redelivery parks nothing twice."""
+
+    __tablename__ = "billing_parked_events"
+    __table_args__ = (Index(None, "program_id", "reason", "stream_seq"),)
+
+    durable: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stream_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    program_id: Mapped[str] = mapped_column(Program)
+    event_id: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(255))
+    envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
+    reason: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str] = mapped_column(Text, server_default="")
+    parked_at: Mapped[datetime] = mapped_column(Instant, server_default=func.now())

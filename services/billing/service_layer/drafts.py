@@ -1,7 +1,10 @@
 """Draft invoices: which period a charge is billed on, and recomputing drafts from the facts.
 
-Drafts are recomputed in the same transaction as the event that changed their facts, so a
-draft always matches the events billing has applied. The period's invoice row is locked
+Drafts are recomputed in the same transaction as the events that changed their facts, so a
+draft always matches the events billing has applied. A consumer applying a batch of events
+defers the recomputes (`PendingRecomputes`) and runs each program's once, from the earliest
+period the batch touched, before the batch commits: a backlog no longer rebuilds the month's
+draft from all its charges once per event. The period's invoice row is locked
 first, so a concurrent FinalizeInvoice either sees the new charge or the charge moves on to
 the next period: never a charge on a finalized invoice it is not printed on.
 """
@@ -26,11 +29,18 @@ from services.billing.service_layer.plans import plan_of
 
 
 class Drafts:
-    def __init__(self, repo: BillingRepository, invoices: InvoiceRepository, spec: ProgramSpec):
+    def __init__(
+        self,
+        repo: BillingRepository,
+        invoices: InvoiceRepository,
+        spec: ProgramSpec,
+        pending: PendingRecomputes | None = None,
+    ):
         self.repo = repo
         self.invoices = invoices
         self.spec = spec
         self.plan = plan_of(spec)
+        self.pending = pending
 
     async def live(self, period: Period) -> InvoiceRow:
         return await self.invoices.ensure_live(
@@ -84,7 +94,13 @@ class Drafts:
 
     async def recompute_from(self, period: Period) -> None:
         """Recompute every draft from `period` on: member counts and the waiver's window
-        reach forward."""
+        reach forward. Deferred to the end of the batch when there is one."""
+        if self.pending is not None:
+            self.pending.note(self, period)
+            return
+        await self.recompute_all_from(period)
+
+    async def recompute_all_from(self, period: Period) -> None:
         for draft in await self.invoices.draft_periods_from(period):
             await self.recompute(draft)
 
@@ -96,6 +112,24 @@ class Drafts:
         for period in periods_between(first, last)[-120:]:
             if period not in existing:
                 await self.recompute(period)
+
+
+class PendingRecomputes:
+    """The drafts a batch of events changed: per program, the earliest period touched. Flushed
+    inside the batch's transaction, so drafts still match the events at every commit."""
+
+    def __init__(self) -> None:
+        self._earliest: dict[str, tuple[Period, Drafts]] = {}
+
+    def note(self, drafts: Drafts, period: Period) -> None:
+        program_id = drafts.repo.program_id
+        noted = self._earliest.get(program_id)
+        self._earliest[program_id] = (period if noted is None else min(noted[0], period), drafts)
+
+    async def flush(self) -> None:
+        for period, drafts in self._earliest.values():
+            await drafts.recompute_all_from(period)
+        self._earliest.clear()
 
 
 def current_period(spec: ProgramSpec, now: datetime | None = None) -> Period:

@@ -16,14 +16,12 @@ from datetime import UTC, datetime
 from google.protobuf.message import Message
 
 from runtime.db.unit_of_work import UnitOfWork
-from runtime.errors import NotFound
-from runtime.programs.registry import ProgramRegistry
 from runtime.programs.spec import ProgramSpec
 from services.billing.adapters.invoice_repository import InvoiceRepository
 from services.billing.adapters.repository import BillingRepository
 from services.billing.domain.periods import Period
 from services.billing.domain.usage import NO_CATEGORY, Metric, source_key
-from services.billing.service_layer.drafts import Drafts
+from services.billing.service_layer.drafts import Drafts, PendingRecomputes
 from tamaru.accounts.v1 import events_pb2, ledger_pb2
 from tamaru.common.v1 import common_pb2
 from tamaru.redeem.v1 import events_pb2 as redeem_events_pb2
@@ -32,10 +30,6 @@ from tamaru.redeem.v1.orders_pb2 import Order
 log = logging.getLogger(__name__)
 
 CLOSED_STATUSES = {ledger_pb2.ACCOUNT_STATUS_CLOSED, ledger_pb2.ACCOUNT_STATUS_MERGED}
-
-
-class ProgramNotReady(RuntimeError):
-    """The event's program config has not reached billing yet: retry later (not poison)."""
 
 
 @dataclass
@@ -195,28 +189,31 @@ HANDLERS: Handlers = {
 
 
 class EventApplier:
-    """A consumer's handler: envelope -> the event's effect on billing's tables."""
+    """Applies one feed's events (accounts', redeem's or earn's) to billing's tables, with the
+    event's program config; the caller has claimed the event in the inbox."""
 
-    def __init__(
-        self, programs: ProgramRegistry, handlers: Handlers, *, starts_billing: bool = True
-    ) -> None:
-        self.programs = programs
+    def __init__(self, handlers: Handlers, *, starts_billing: bool = True) -> None:
         self.handlers = handlers
         # Earn's purchases can be back-dated: they must not move the program's first billed
         # period (and its setup and service fees) earlier, so only ledger events start billing.
         self.starts_billing = starts_billing
 
-    async def __call__(self, uow: UnitOfWork, envelope: common_pb2.EventEnvelope) -> None:
+    def handles(self, envelope: common_pb2.EventEnvelope) -> bool:
+        """False for holds, links, news, shipments...: nothing billing counts."""
+        return envelope.event_type in self.handlers
+
+    async def apply(
+        self,
+        uow: UnitOfWork,
+        envelope: common_pb2.EventEnvelope,
+        spec: ProgramSpec,
+        pending: PendingRecomputes | None = None,
+    ) -> None:
+        """`pending`: a batch's deferred draft recomputes (None: recompute now)."""
         entry = self.handlers.get(envelope.event_type)
         if entry is None:
-            return  # holds, links, news, shipments...: nothing billing counts
+            return
         message_type, handler = entry
-        try:
-            spec = self.programs.spec(envelope.program_id)
-        except NotFound:
-            raise ProgramNotReady(
-                f"program {envelope.program_id!r} is not configured on billing yet"
-            ) from None
         at = envelope.occurred_at.ToDatetime(tzinfo=UTC)
         repo = BillingRepository(uow.session, envelope.program_id)
         invoices = InvoiceRepository(uow.session, envelope.program_id)
@@ -228,7 +225,7 @@ class EventApplier:
             at=at,
             period=Period.containing(at, spec.zone),
             repo=repo,
-            drafts=Drafts(repo, invoices, spec),
+            drafts=Drafts(repo, invoices, spec, pending),
         )
         await handler(ev, message_type.FromString(envelope.payload))
 
