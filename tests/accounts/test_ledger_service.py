@@ -80,8 +80,17 @@ async def test_bad_amounts_are_invalid_and_change_nothing(
 async def test_unknown_member_missing_key_and_overdraft_are_clear_errors(
     accounts: Accounts,
 ) -> None:
+    unknown = str(uuid.uuid4())
+    for call in (lambda: accounts.credit(unknown, 10), lambda: accounts.debit(unknown, 10)):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call()
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        detail = error_detail_from_metadata(caught.value.trailing_metadata())
+        assert detail is not None
+        # The account's own read is the existence check; the error still names the selector.
+        assert (detail.field, detail.reason) == ("member", "MEMBER_NOT_FOUND")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await accounts.credit(str(uuid.uuid4()), 10)
+        await accounts.balance(unknown)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
     member = await accounts.enrol()

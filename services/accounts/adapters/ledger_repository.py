@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.errors import NotFound
+from services.accounts.adapters.driver_sql import fetch_all
 from services.accounts.adapters.ledger_writes import HOLD_COLUMNS, hold_row, plan_writer
 from services.accounts.adapters.orm import (
     AccountRow,
@@ -43,11 +45,46 @@ from services.accounts.domain.plan import LedgerPlan
 
 HOLD_FIELDS = tuple(name for name, _ in HOLD_COLUMNS)
 
-_BALANCE = text(
-    "SELECT kind, expires_at, sum(remaining) FROM lots "
-    "WHERE program_id = :program_id AND account_id = :account_id AND remaining > 0 "
-    "AND (expires_at IS NULL OR expires_at > :now) GROUP BY kind, expires_at"
+ACCOUNT_COLUMNS = "account_id, program_id, status, available, held, deficit, merged_into"
+# Ascending id order: two operations locking the same accounts can never deadlock.
+_LOCK_ACCOUNTS = (
+    f"SELECT {ACCOUNT_COLUMNS} FROM point_accounts "
+    "WHERE program_id = %(program_id)s AND account_id = ANY(%(ids)b) "
+    "ORDER BY account_id FOR UPDATE"
 )
+_LOCK_IDLE_ACCOUNTS = _LOCK_ACCOUNTS + " SKIP LOCKED"
+
+# Columns in the order of `Lot`'s fields.
+_LIVE_LOTS = (
+    "SELECT lot_id, account_id, kind, amount, remaining, earned_at, expires_at, expired_amount, "
+    "source_tx_id FROM lots "
+    "WHERE program_id = %(program_id)s AND account_id = %(account_id)s AND remaining > 0"
+)
+_GET_ACCOUNT = (
+    f"SELECT {ACCOUNT_COLUMNS} FROM point_accounts "
+    "WHERE program_id = %(program_id)s AND account_id = %(account_id)s"
+)
+# The live lots grouped by kind and expiry moment (the partial index ix_lots_account_live).
+_LIVE_GROUPS = (
+    "SELECT kind, expires_at, sum(remaining) AS amount FROM lots "
+    "WHERE program_id = %(program_id)s AND account_id = %(account_id)s AND remaining > 0 "
+    "AND (expires_at IS NULL OR expires_at > %(now)s) GROUP BY kind, expires_at"
+)
+# The account's cached held/deficit and its lot groups in one round trip (no lots: one row
+# with NULL groups; no account: no row).
+_BALANCE = (
+    "SELECT a.held, a.deficit, g.kind, g.expires_at, g.amount FROM point_accounts a "
+    f"LEFT JOIN LATERAL ({_LIVE_GROUPS}) g ON true "
+    "WHERE a.program_id = %(program_id)s AND a.account_id = %(account_id)s"
+)
+
+
+def _no_account(account_id: str) -> NotFound:
+    return NotFound(
+        f"member {account_id} does not exist in this program",
+        reason="MEMBER_NOT_FOUND",
+        field="member_id",
+    )
 
 
 def to_account(row: AccountRow) -> Account:
@@ -59,6 +96,14 @@ def to_account(row: AccountRow) -> Account:
         held=row.held,
         deficit=row.deficit,
         merged_into=row.merged_into,
+    )
+
+
+def account_of(row: Sequence[Any]) -> Account:
+    """A row of `ACCOUNT_COLUMNS` -> the domain's account."""
+    account_id, program_id, status, available, held, deficit, merged_into = row
+    return Account(
+        account_id, program_id, AccountStatus(status), available, held, deficit, merged_into
     )
 
 
@@ -90,106 +135,74 @@ class LedgerRepository:
     async def lock_accounts(self, account_ids: Iterable[str]) -> dict[str, Account]:
         """Lock the accounts in ascending id order; NOT_FOUND for any the program lacks."""
         wanted = sorted(set(account_ids))
-        rows = (
-            await self.session.scalars(
-                select(AccountRow)
-                .where(AccountRow.program_id == self.program_id, AccountRow.account_id.in_(wanted))
-                .order_by(AccountRow.account_id)
-                .with_for_update()
-            )
-        ).all()
-        found = {row.account_id: to_account(row) for row in rows}
+        found = await self._accounts(_LOCK_ACCOUNTS, wanted)
         for account_id in wanted:
             if account_id not in found:
-                raise NotFound(
-                    f"member {account_id} does not exist in this program",
-                    reason="MEMBER_NOT_FOUND",
-                    field="member_id",
-                )
+                raise _no_account(account_id)
         return found
 
     async def lock_accounts_present(self, account_ids: Iterable[str]) -> dict[str, Account]:
         """Like lock_accounts, but missing accounts are left out (a batch rejects them per
         entry instead of failing whole)."""
-        rows = (
-            await self.session.scalars(
-                select(AccountRow)
-                .where(
-                    AccountRow.program_id == self.program_id,
-                    AccountRow.account_id.in_(sorted(set(account_ids))),
-                )
-                .order_by(AccountRow.account_id)
-                .with_for_update()
-            )
-        ).all()
-        return {row.account_id: to_account(row) for row in rows}
+        return await self._accounts(_LOCK_ACCOUNTS, sorted(set(account_ids)))
 
     async def lock_idle_accounts(self, account_ids: Iterable[str]) -> dict[str, Account]:
         """Lock the accounts nobody else holds right now (`SKIP LOCKED`): a sweeper takes the
         idle ones and comes back for busy ones on its next pass instead of queueing."""
-        rows = (
-            await self.session.scalars(
-                select(AccountRow)
-                .where(
-                    AccountRow.program_id == self.program_id,
-                    AccountRow.account_id.in_(sorted(set(account_ids))),
-                )
-                .order_by(AccountRow.account_id)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-        return {row.account_id: to_account(row) for row in rows}
+        return await self._accounts(_LOCK_IDLE_ACCOUNTS, sorted(set(account_ids)))
 
-    async def balance(self, account_id: str, now: datetime) -> Balance:
+    async def _accounts(self, statement: str, ids: list[str]) -> dict[str, Account]:
+        rows = await fetch_all(self.session, statement, {"program_id": self.program_id, "ids": ids})
+        return {row[0]: account_of(row) for row in rows}
+
+    async def balance(
+        self, account_id: str, now: datetime, account: Account | None = None
+    ) -> Balance:
         """The balance as of now, aggregated in SQL (one row per kind and expiry moment), so
-        its cost does not grow with the number of lots an account ever received."""
-        account = await self.get_account(account_id)
-        rows = (
-            await self.session.execute(
-                _BALANCE, {"program_id": self.program_id, "account_id": account_id, "now": now}
-            )
-        ).all()
+        its cost does not grow with the number of lots an account ever received. `account`:
+        the account as the caller already knows it (a plan's result): then only the lots are
+        read, else the account and its lots in one statement."""
+        params = {"program_id": self.program_id, "account_id": account_id, "now": now}
+        if account is not None:
+            held, deficit = account.held, account.deficit
+            groups = await fetch_all(self.session, _LIVE_GROUPS, params)
+        else:
+            rows = await fetch_all(self.session, _BALANCE, params)
+            if not rows:
+                raise _no_account(account_id)
+            held, deficit = rows[0][0], rows[0][1]
+            groups = [row[2:] for row in rows if row[2] is not None]
         by_kind: dict[str, int] = {}
         next_at: datetime | None = None
         next_amount = 0
-        for kind, expires_at, amount in rows:
+        for kind, expires_at, amount in groups:
             by_kind[kind] = by_kind.get(kind, 0) + int(amount)
             if expires_at is not None and (next_at is None or expires_at < next_at):
                 next_at, next_amount = expires_at, int(amount)
             elif expires_at is not None and expires_at == next_at:
                 next_amount += int(amount)
         return Balance(
-            available=sum(by_kind.values()) - account.deficit,
-            held=account.held,
+            available=sum(by_kind.values()) - deficit,
+            held=held,
             by_kind=dict(sorted(by_kind.items())),
             next_expiry_at=next_at,
             next_expiry_amount=next_amount,
-            deficit=account.deficit,
+            deficit=deficit,
         )
 
     async def get_account(self, account_id: str) -> Account:
-        row = await self.session.scalar(
-            select(AccountRow).where(
-                AccountRow.program_id == self.program_id, AccountRow.account_id == account_id
-            )
+        rows = await fetch_all(
+            self.session, _GET_ACCOUNT, {"program_id": self.program_id, "account_id": account_id}
         )
-        if row is None:
-            raise NotFound(
-                f"member {account_id} does not exist in this program",
-                reason="MEMBER_NOT_FOUND",
-                field="member_id",
-            )
-        return to_account(row)
+        if not rows:
+            raise _no_account(account_id)
+        return account_of(rows[0])
 
     async def live_lots(self, account_id: str) -> list[Lot]:
-        rows = await self.session.scalars(
-            select(LotRow).where(
-                LotRow.program_id == self.program_id,
-                LotRow.account_id == account_id,
-                LotRow.remaining > 0,
-            )
+        rows = await fetch_all(
+            self.session, _LIVE_LOTS, {"program_id": self.program_id, "account_id": account_id}
         )
-        return [to_lot(r) for r in rows]
+        return [Lot(*row) for row in rows]
 
     async def all_lots(self, account_id: str) -> list[Lot]:
         """Every lot of the account, spent ones included (a merge moves them all, so a later

@@ -11,10 +11,11 @@ from runtime.db.unit_of_work import UnitOfWork
 from services.accounts.adapters.event_mapping import to_proto
 from services.accounts.adapters.ledger_queries import history_page, page_size, verify_program
 from services.accounts.adapters.ledger_repository import LedgerRepository
-from services.accounts.adapters.member_lookup import resolve_account_id
+from services.accounts.adapters.member_lookup import member_checked, resolve_account_id
 from services.accounts.domain.balances import expiring_within
 from services.accounts.domain.commands import AdjustPoints
 from services.accounts.domain.model import Source, SourceType
+from services.accounts.domain.plan import LedgerPlan
 from services.accounts.entrypoints.batch_credit import check_size, credit_entries
 from services.accounts.entrypoints.ledger_convert import (
     balance_proto,
@@ -36,10 +37,14 @@ from tamaru.common.v1 import common_pb2
 
 class LedgerRpcs(RpcBase):
     async def _balance(
-        self, uow: UnitOfWork, program_id: str, account_id: str
+        self, uow: UnitOfWork, program_id: str, account_id: str, plan: LedgerPlan | None = None
     ) -> ledger_pb2.Balance:
+        """The balance after `plan`: the plan already holds the account as it left it (its
+        held points and deficit), so only the lots are read."""
+        updated = plan.account_updates if plan is not None else ()
+        known = next((a for a in updated if a.account_id == account_id), None)
         repo = LedgerRepository(uow.session, program_id)
-        return balance_proto(await repo.balance(account_id, datetime.now(UTC)))
+        return balance_proto(await repo.balance(account_id, datetime.now(UTC), known))
 
     async def Credit(
         self, request: accounts_pb2.CreditRequest, context: grpc.aio.ServicerContext
@@ -47,10 +52,13 @@ class LedgerRpcs(RpcBase):
         actor = self.caller().key_id
 
         async def work(uow: UnitOfWork, program_id: str) -> accounts_pb2.CreditResponse:
-            account_id = await resolve_account_id(uow.session, program_id, request.member)
-            plan = await self.ledger(program_id).credit(
-                uow, credit_command(request, account_id, actor, request.idempotency_key)
+            account_id = await resolve_account_id(
+                uow.session, program_id, request.member, checked_later=True
             )
+            with member_checked(request.member):
+                plan = await self.ledger(program_id).credit(
+                    uow, credit_command(request, account_id, actor, request.idempotency_key)
+                )
             lot = plan.new_lots[0]
             event = plan.events[0]
             return accounts_pb2.CreditResponse(
@@ -61,7 +69,7 @@ class LedgerRpcs(RpcBase):
                     lot.expires_at,
                     getattr(event, "deficit_repaid", 0),
                 ),
-                balance=await self._balance(uow, program_id, account_id),
+                balance=await self._balance(uow, program_id, account_id, plan),
             )
 
         return await self.mutate("Credit", request, accounts_pb2.CreditResponse, work)
@@ -90,10 +98,13 @@ class LedgerRpcs(RpcBase):
         actor = self.caller().key_id
 
         async def work(uow: UnitOfWork, program_id: str) -> accounts_pb2.DebitResponse:
-            account_id = await resolve_account_id(uow.session, program_id, request.member)
-            plan = await self.ledger(program_id).debit(
-                uow, debit_command(request, account_id, actor, request.idempotency_key)
+            account_id = await resolve_account_id(
+                uow.session, program_id, request.member, checked_later=True
             )
+            with member_checked(request.member):
+                plan = await self.ledger(program_id).debit(
+                    uow, debit_command(request, account_id, actor, request.idempotency_key)
+                )
             tx = plan.transaction
             return accounts_pb2.DebitResponse(
                 result=accounts_pb2.DebitResult(
@@ -101,7 +112,7 @@ class LedgerRpcs(RpcBase):
                     account_id=account_id,
                     draws=draws_proto(tx.spent),
                 ),
-                balance=await self._balance(uow, program_id, account_id),
+                balance=await self._balance(uow, program_id, account_id, plan),
             )
 
         return await self.mutate("Debit", request, accounts_pb2.DebitResponse, work)
@@ -136,10 +147,12 @@ class LedgerRpcs(RpcBase):
         self, request: accounts_pb2.GetBalanceRequest, context: grpc.aio.ServicerContext
     ) -> accounts_pb2.GetBalanceResponse:
         async def work(uow: UnitOfWork, program_id: str) -> accounts_pb2.GetBalanceResponse:
-            account_id = await resolve_account_id(uow.session, program_id, request.member)
-            return accounts_pb2.GetBalanceResponse(
-                account_id=account_id, balance=await self._balance(uow, program_id, account_id)
+            account_id = await resolve_account_id(
+                uow.session, program_id, request.member, checked_later=True
             )
+            with member_checked(request.member):
+                balance = await self._balance(uow, program_id, account_id)
+            return accounts_pb2.GetBalanceResponse(account_id=account_id, balance=balance)
 
         return await self.read(work)
 
