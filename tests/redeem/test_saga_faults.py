@@ -3,6 +3,8 @@ reservation, no card authorisation, and the member's points as they were."""
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 
@@ -66,3 +68,32 @@ async def test_a_failing_undo_step_is_retried_until_done(
     assert detail.reason == "INJECTED_FAULT"
     assert faults.fired == [f"fail:{saga.CAPTURE_POINTS}:False", f"fail:{undo}:False"]
     await assert_nothing_left(shop, member, "pot", points=800, stock=2)
+
+
+async def test_an_order_given_up_in_an_outage_answers_a_definite_error_on_every_retry(
+    shop: Shop, faults: FaultPlan
+) -> None:
+    """Accounts "not running" (no NATS responder) at capture for every try the saga allows: the
+    order is undone, and its key answers FAILED_PRECONDITION with the outage's reason, not
+    UNAVAILABLE, which would have clients retry the same key for nothing (the bank test's
+    long run did so for 90 s; docs/reliability.md)."""
+    member = await shop.member(points=800)
+    await shop.item("mug", price=500, stock=2)
+    faults.outage(saga.CAPTURE_POINTS, times=100)
+    request = shop.order_request(member, lines(("mug", 1)))
+    pending = await shop.redeem.PlaceOrder(request, metadata=shop.md(Role.BACKEND))
+    assert pending.order.status == orders_pb2.ORDER_STATUS_PENDING
+    for _ in range(200):  # the recovery worker retries with a backoff, then gives up
+        order = await shop.get(pending.order.order_id)
+        if order.status != orders_pb2.ORDER_STATUS_PENDING:
+            break
+        await asyncio.sleep(0.1)
+    assert order.status == orders_pb2.ORDER_STATUS_FAILED
+    assert faults.fired.count(f"outage:{saga.CAPTURE_POINTS}:False") >= 2
+    for _ in range(2):
+        code, detail = await rpc_error(
+            shop.redeem.PlaceOrder(request, metadata=shop.md(Role.BACKEND))
+        )
+        assert (code, detail.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "SERVICE_UNAVAILABLE")
+        assert "new idempotency key" in detail.message
+    await assert_nothing_left(shop, member, "mug", points=800, stock=2)

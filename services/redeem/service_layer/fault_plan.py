@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from runtime.errors import FailedPrecondition
+from runtime.errors import FailedPrecondition, Unavailable
 
 
 class InjectedFault(FailedPrecondition):
@@ -24,6 +24,16 @@ class InjectedFault(FailedPrecondition):
         self.after = after
 
 
+class InjectedOutage(Unavailable):
+    """The step's service "is not running": a reply that never came, which the saga retries
+    (and, before the pivot, gives up on after `max_attempts`)."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(
+            f"fault injected: no responder for step {step}", reason="SERVICE_UNAVAILABLE"
+        )
+
+
 class SimulatedCrash(Exception):
     """The process "dies" here: the saga stops without saving or undoing anything."""
 
@@ -32,6 +42,7 @@ class SimulatedCrash(Exception):
 class _Fault:
     times: int
     crash: bool
+    outage: bool = False
 
 
 @dataclass
@@ -41,6 +52,11 @@ class FaultPlan:
 
     def fail(self, step: str, *, after: bool = False, times: int = 1) -> FaultPlan:
         self._faults[(step, after)] = _Fault(times, crash=False)
+        return self
+
+    def outage(self, step: str, *, times: int) -> FaultPlan:
+        """The step's service is unreachable for its next `times` tries."""
+        self._faults[(step, False)] = _Fault(times, crash=False, outage=True)
         return self
 
     def crash(self, step: str, *, after: bool = True) -> FaultPlan:
@@ -56,7 +72,10 @@ class FaultPlan:
         if fault is None or fault.times <= 0:
             return
         fault.times -= 1
-        self.fired.append(f"{'crash' if fault.crash else 'fail'}:{step}:{after}")
+        kind = "crash" if fault.crash else "outage" if fault.outage else "fail"
+        self.fired.append(f"{kind}:{step}:{after}")
         if fault.crash:
             raise SimulatedCrash(step)
+        if fault.outage:
+            raise InjectedOutage(step)
         raise InjectedFault(step, after=after)

@@ -11,6 +11,8 @@ How a step's failure is handled:
   again with the same idempotency key, a little later; before the pivot, after `max_attempts`
   the saga gives up and undoes everything, including that step if it did act;
 - a payment gateway timeout: the payment is in doubt; it is voided by reference while undoing;
+- a failed order answers with a definite code (`final_error`), never one that invites a retry
+  of the same key;
 - from the pivot (committing stock) on, the saga only moves forward.
 Undo steps are retried until they succeed: a compensation that gives up would leave points or
 stock held for nobody.
@@ -104,6 +106,21 @@ def classify(exc: Exception) -> StepFailed | StepInterrupted:
     if isinstance(exc, TamaruError) and is_definite(exc):
         return StepFailed(exc, in_doubt=False)
     return StepInterrupted(exc)
+
+
+def final_error(error: TamaruError) -> TamaruError:
+    """The error a failed order answers with, on every retry of its key. A refusal stays as it
+    came. An outage the saga gave up on (a service not running, a timeout, the gateway's
+    silence) becomes FAILED_PRECONDITION with the same reason and message: answered as
+    UNAVAILABLE, it would tell clients to retry the same key, which can only get this answer
+    again (the bank test's clients did so for their whole budget; docs/reliability.md)."""
+    if is_definite(error):
+        return error
+    return FailedPrecondition(
+        f"{error.message} (the order was undone; place it again with a new idempotency key)",
+        reason=error.reason,
+        field=error.field,
+    )
 
 
 class SagaRunner:
@@ -223,7 +240,7 @@ class SagaRunner:
         await self._save(done, owner, step, "done")
 
     async def _start_undo(self, order: Order, step: str, failed: StepFailed, owner: str) -> None:
-        error = failed.error
+        error = final_error(failed.error)
         failing = dataclasses.replace(
             order,
             phase=SagaPhase.COMPENSATING,
