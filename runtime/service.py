@@ -32,6 +32,7 @@ from runtime.grpcserver import MethodPolicy, RunningServer, install_signal_handl
 from runtime.messaging.commands import CommandClient, CommandServer
 from runtime.messaging.connection import connect
 from runtime.messaging.consumer import EventConsumer
+from runtime.messaging.link_watch import watch_nats_link
 from runtime.messaging.outbox_relay import OutboxRelay, outbox_backlog
 from runtime.messaging.streams import EVENTS_STREAM, ensure_events_stream
 from runtime.programs.registry import ProgramRegistry
@@ -104,6 +105,9 @@ class ServiceApp:
         self._workers: list[Worker] = []
         self._watcher: ProgramConfigWatcher | None = None
         self._sampler: asyncio.Task[None] | None = None
+        self._link_watch: asyncio.Task[None] | None = None
+        # Set when the NATS connection is closed for good: the process must be replaced.
+        self.failed = asyncio.Event()
 
     def applied_revision(self, program_id: str) -> int | None:
         """The program config revision this instance applied (None: not yet)."""
@@ -181,7 +185,17 @@ class ServiceApp:
             tracer_provider=self.telemetry.tracer_provider if self.telemetry else None,
         )
         self._sampler = asyncio.create_task(self._sample_metrics(), name="metrics-sampler")
+        self._link_watch = asyncio.create_task(
+            watch_nats_link(nc, self.server.set_serving, self._nats_lost), name="nats-link-watch"
+        )
         log.info("%s ready on port %s", d.name, self.server.port)
+
+    async def _nats_lost(self) -> None:
+        """NOT_SERVING, and `failed` for `serve()` to exit on: nats-py never reopens a closed
+        connection, so only a new process gets commands and events back."""
+        assert self.server is not None
+        await self.server.set_serving(False)
+        self.failed.set()
 
     async def _sample_metrics(self, interval: float = 10.0) -> None:
         """Outbox backlog and consumer lag, sampled for the observable gauges."""
@@ -209,10 +223,11 @@ class ServiceApp:
         Each step gets a bounded time and a log line when it overruns, so one stuck part never
         keeps the process from exiting (Kubernetes would SIGKILL it mid-transaction)."""
         grace = self.settings.shutdown_grace_seconds
-        if self._sampler is not None:
-            self._sampler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sampler
+        for task in (self._sampler, self._link_watch):  # the drain below is no link failure
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.server is not None:
             await self._bounded("gRPC server", self.server.stop(grace), grace + 1)
         if self._command_server is not None:
@@ -255,7 +270,9 @@ def trace_statements(engine: AsyncEngine, telemetry: Telemetry) -> None:
     EngineTracer(tracer, engine.sync_engine, connections)  # type: ignore[no-untyped-call]
 
 
-async def serve(definition: ServiceDefinition, settings: Settings) -> None:
+async def serve(definition: ServiceDefinition, settings: Settings) -> int:
+    """Run until SIGTERM (exit code 0) or until the NATS connection is lost for good (1, so
+    the orchestrator starts a fresh process)."""
     telemetry = setup_telemetry(definition.name, settings)
     app = ServiceApp(definition, settings, telemetry=telemetry)
     stop_requested = asyncio.Event()
@@ -267,10 +284,20 @@ async def serve(definition: ServiceDefinition, settings: Settings) -> None:
     # started, so start and stop never interleave.
     install_signal_handlers(asyncio.get_running_loop(), request_stop)
     await app.start()
-    await stop_requested.wait()
+    stopped, failed = (
+        asyncio.ensure_future(stop_requested.wait()),
+        asyncio.ensure_future(app.failed.wait()),
+    )
+    await asyncio.wait((stopped, failed), return_when=asyncio.FIRST_COMPLETED)
+    code = 0 if stop_requested.is_set() else 1
+    stopped.cancel()
+    failed.cancel()
+    if code:
+        log.error("%s: NATS connection lost for good; exiting to be restarted", definition.name)
     log.info("%s: shutting down", definition.name)
     await app.stop()
     telemetry.shutdown()
+    return code
 
 
 def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> int:
@@ -294,7 +321,7 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> in
         )
         return 0
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(definition, settings))
+        return asyncio.run(serve(definition, settings))
     return 0
 
 
