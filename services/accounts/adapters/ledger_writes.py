@@ -138,9 +138,14 @@ class Part:
                 f"INSERT INTO {self.table} ({', '.join(names)}) SELECT {', '.join(values)}{source}"
             )
         assignments = ", ".join(f"{c} = {v}" for c, v in zip(names[1:], values[1:], strict=True))
+        key = names[0]
+        # With many rows, the keys again as `= ANY(array)`: the planner then fetches exactly
+        # those rows by primary key. Joined to unnest() alone (which it guesses small), it
+        # chose a hash join over a scan of the program's whole table.
+        by_key = f" AND t.{key} = ANY(CAST(%({p}_{key})b AS text[]))" if varying[0] else ""
         return (
             f"UPDATE {self.table} AS t SET {assignments}{source} "
-            f"WHERE t.{names[0]} = {values[0]} AND t.program_id = %(program_id)s"
+            f"WHERE t.{key} = {values[0]}{by_key} AND t.program_id = %(program_id)s"
         )
 
     def params(self, rows: Sequence[Sequence[Any]]) -> tuple[tuple[bool, ...], dict[str, Any]]:
