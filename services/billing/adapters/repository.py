@@ -3,6 +3,7 @@ activity and tier changes. Every query filters on the program."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
@@ -22,14 +23,92 @@ from services.billing.domain.periods import Period
 from services.billing.domain.reconciliation import Tally
 
 
+class BatchWrites:
+    """What a batch of events adds to charges, usage counters, member activity and program start
+    dates, gathered in memory and written with one statement per table when the batch ends (in
+    its transaction). Rows, sums, sets and minimums: written once they give what writing them
+    event by event gave. No event handler reads them; the drafts, which do, are recomputed
+    after this is flushed."""
+
+    def __init__(self) -> None:
+        self.counters: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
+        self.active: set[tuple[str, str, str]] = set()
+        self.first_seen: dict[str, date] = {}
+        self.no_later_than: dict[str, date] = {}
+        self.charges: list[dict[str, object]] = []
+
+    def clear(self) -> None:
+        self.charges.clear()
+        self.counters.clear()
+        self.active.clear()
+        self.first_seen.clear()
+        self.no_later_than.clear()
+
+    async def flush(self, session: AsyncSession) -> None:
+        if self.first_seen:
+            await session.execute(
+                insert(BillingProgramRow)
+                .values([{"program_id": p, "started_on": d} for p, d in self.first_seen.items()])
+                .on_conflict_do_nothing()
+            )
+        for program_id, day in sorted(self.no_later_than.items()):
+            await session.execute(
+                update(BillingProgramRow)
+                .where(BillingProgramRow.program_id == program_id)
+                .where(BillingProgramRow.started_on > day)
+                .values(started_on=day)
+            )
+        if self.charges:
+            # Keyed by event id: a charge already there (another copy of its event) adds nothing.
+            await session.execute(
+                insert(ChargeRow)
+                .values(self.charges)
+                .on_conflict_do_nothing(index_elements=["event_id"])
+            )
+        # Sorted: replicas flushing overlapping batches lock rows in the same order.
+        counters = sorted((k, v) for k, v in self.counters.items() if v != 0)
+        if counters:
+            stmt = insert(UsageCounterRow).values(
+                [
+                    {"program_id": p, "period": period, "metric": m, "key": key, "value": v}
+                    for (p, period, m, key), v in counters
+                ]
+            )
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["program_id", "period", "metric", "key"],
+                    set_={"value": UsageCounterRow.value + stmt.excluded.value},
+                )
+            )
+        if self.active:
+            await session.execute(
+                insert(MemberActivityRow)
+                .values(
+                    [
+                        {"program_id": p, "period": period, "account_id": a}
+                        for p, period, a in sorted(self.active)
+                    ]
+                )
+                .on_conflict_do_nothing()
+            )
+        self.clear()
+
+
 class BillingRepository:
-    def __init__(self, session: AsyncSession, program_id: str) -> None:
+    def __init__(
+        self, session: AsyncSession, program_id: str, writes: BatchWrites | None = None
+    ) -> None:
         self.session = session
         self.program_id = program_id
+        # A batch's counters, activity and start dates, written when it ends (None: now).
+        self.writes = writes
 
     # ---- the program ------------------------------------------------------------------------
 
     async def ensure_program(self, today: date) -> None:
+        if self.writes is not None:
+            self.writes.first_seen.setdefault(self.program_id, today)
+            return
         await self.session.execute(
             insert(BillingProgramRow)
             .values(program_id=self.program_id, started_on=today)
@@ -39,6 +118,10 @@ class BillingRepository:
     async def start_no_later_than(self, day: date) -> None:
         """Billing began after events it replays: the program started at least that early."""
         await self.ensure_program(day)
+        if self.writes is not None:
+            known = self.writes.no_later_than.get(self.program_id, day)
+            self.writes.no_later_than[self.program_id] = min(known, day)
+            return
         await self.session.execute(
             update(BillingProgramRow)
             .where(BillingProgramRow.program_id == self.program_id)
@@ -123,6 +206,9 @@ class BillingRepository:
     async def mark_active(self, period: Period, account_id: str) -> None:
         if not account_id:
             return
+        if self.writes is not None:
+            self.writes.active.add((self.program_id, str(period), account_id))
+            return
         await self.session.execute(
             insert(MemberActivityRow)
             .values(program_id=self.program_id, period=str(period), account_id=account_id)
@@ -151,6 +237,11 @@ class BillingRepository:
     # ---- charges ----------------------------------------------------------------------------
 
     async def add_charge(self, values: dict[str, object]) -> bool:
+        """False when the event's charge is already there (in a batch: written at its end, so
+        always True; the inbox has already let each event through once)."""
+        if self.writes is not None:
+            self.writes.charges.append({"program_id": self.program_id, **values})
+            return True
         inserted = await self.session.execute(
             insert(ChargeRow)
             .values(program_id=self.program_id, **values)
@@ -197,6 +288,9 @@ class BillingRepository:
 
     async def count(self, period: Period, metric: str, key: str, delta: int) -> None:
         if delta == 0:
+            return
+        if self.writes is not None:
+            self.writes.counters[(self.program_id, str(period), metric, key)] += delta
             return
         stmt = insert(UsageCounterRow).values(
             program_id=self.program_id, period=str(period), metric=metric, key=key, value=delta

@@ -43,9 +43,17 @@ class Drafts:
         self.pending = pending
 
     async def live(self, period: Period) -> InvoiceRow:
-        return await self.invoices.ensure_live(
+        """The period's live invoice, locked. A batch remembers the rows it locked: until it
+        commits nobody can finalize them, so their status holds."""
+        key = (self.repo.program_id, period)
+        if self.pending is not None and key in self.pending.live_rows:
+            return self.pending.live_rows[key]
+        row = await self.invoices.ensure_live(
             period, self.spec.time_zone, self.plan.tax_rate_percent, self.plan.tax_rounding
         )
+        if self.pending is not None:
+            self.pending.live_rows[key] = row
+        return row
 
     async def billing_period(self, occurred: Period) -> Period:
         """The first period from `occurred` on whose invoice is still a draft."""
@@ -120,6 +128,11 @@ class PendingRecomputes:
 
     def __init__(self) -> None:
         self._earliest: dict[str, tuple[Period, Drafts]] = {}
+        self.live_rows: dict[tuple[str, Period], InvoiceRow] = {}
+
+    def forget_rows(self) -> None:
+        """After a savepoint rolled back: rows it made may be gone."""
+        self.live_rows.clear()
 
     def note(self, drafts: Drafts, period: Period) -> None:
         program_id = drafts.repo.program_id
@@ -130,6 +143,7 @@ class PendingRecomputes:
         for period, drafts in self._earliest.values():
             await drafts.recompute_all_from(period)
         self._earliest.clear()
+        self.live_rows.clear()
 
 
 def current_period(spec: ProgramSpec, now: datetime | None = None) -> Period:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from google.protobuf.message import Message
@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 from runtime.db.unit_of_work import UnitOfWork
 from runtime.programs.spec import ProgramSpec
 from services.billing.adapters.invoice_repository import InvoiceRepository
-from services.billing.adapters.repository import BillingRepository
+from services.billing.adapters.repository import BatchWrites, BillingRepository
 from services.billing.domain.periods import Period
 from services.billing.domain.usage import NO_CATEGORY, Metric, source_key
 from services.billing.service_layer.drafts import Drafts, PendingRecomputes
@@ -188,6 +188,18 @@ HANDLERS: Handlers = {
 }
 
 
+@dataclass
+class Batch:
+    """What a batch of events defers to its end: draft recomputes and the summed writes."""
+
+    drafts: PendingRecomputes = field(default_factory=PendingRecomputes)
+    writes: BatchWrites = field(default_factory=BatchWrites)
+
+    async def flush(self, uow: UnitOfWork) -> None:
+        await self.writes.flush(uow.session)  # first: drafts read the program's start date
+        await self.drafts.flush()
+
+
 class EventApplier:
     """Applies one feed's events (accounts', redeem's or earn's) to billing's tables, with the
     event's program config; the caller has claimed the event in the inbox."""
@@ -207,15 +219,17 @@ class EventApplier:
         uow: UnitOfWork,
         envelope: common_pb2.EventEnvelope,
         spec: ProgramSpec,
-        pending: PendingRecomputes | None = None,
+        batch: Batch | None = None,
     ) -> None:
-        """`pending`: a batch's deferred draft recomputes (None: recompute now)."""
+        """`batch`: what to defer to the batch's end (None: write and recompute now)."""
         entry = self.handlers.get(envelope.event_type)
         if entry is None:
             return
         message_type, handler = entry
         at = envelope.occurred_at.ToDatetime(tzinfo=UTC)
-        repo = BillingRepository(uow.session, envelope.program_id)
+        repo = BillingRepository(
+            uow.session, envelope.program_id, batch.writes if batch is not None else None
+        )
         invoices = InvoiceRepository(uow.session, envelope.program_id)
         if self.starts_billing:
             await repo.ensure_program(at.astimezone(spec.zone).date())
@@ -225,7 +239,7 @@ class EventApplier:
             at=at,
             period=Period.containing(at, spec.zone),
             repo=repo,
-            drafts=Drafts(repo, invoices, spec, pending),
+            drafts=Drafts(repo, invoices, spec, batch.drafts if batch is not None else None),
         )
         await handler(ev, message_type.FromString(envelope.payload))
 

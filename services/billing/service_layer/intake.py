@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from runtime.db.unit_of_work import UnitOfWork, is_retryable
-from runtime.messaging.inbox import claim_event
+from runtime.messaging.inbox import claim_event, claim_events
 from runtime.programs.spec import ProgramSpec
 from services.billing.adapters.parking_repository import (
     POISON,
@@ -21,6 +21,7 @@ from services.billing.adapters.parking_repository import (
     RawEvent,
 )
 from services.billing.service_layer.drafts import PendingRecomputes
+from services.billing.service_layer.events import Batch
 from services.billing.service_layer.feeds import FEEDS, Feed
 from tamaru.common.v1 import common_pb2
 
@@ -39,25 +40,34 @@ Received = tuple[RawEvent, common_pb2.EventEnvelope]
 async def apply_events(
     uow: UnitOfWork, feed: Feed, events: Sequence[Received], spec_of: SpecLookup
 ) -> list[bool]:
-    """Applies a batch of the feed's events in stream order, each program's drafts recomputed
-    once at the end. Returns, per event, whether it is settled (applied, a duplicate, not
-    billing's concern, or parked) or must come again later (its program's parking is full)."""
-    pending = PendingRecomputes()
+    """Applies a batch of the feed's events in stream order: the inbox claims in one statement,
+    counters and activity summed and written once, each program's drafts recomputed once, at
+    the end. Returns, per event, whether it is settled (applied, a duplicate, not billing's
+    concern, or parked) or must come again later (its program's parking is full)."""
     parking = ParkingRepository(uow.session)
+    specs = {envelope.program_id: spec_of(envelope.program_id) for _, envelope in events}
+
+    def waits(envelope: common_pb2.EventEnvelope) -> bool:
+        return feed.applier.handles(envelope) and specs[envelope.program_id] is None
+
+    # Every event is claimed (an event billing does not count is "applied" by doing nothing),
+    # except those parked: their claim comes when they are replayed.
+    claimed = await claim_events(
+        uow.session, feed.durable, [e.event_id for _, e in events if not waits(e)]
+    )
+    batch = Batch()
     room: dict[str, int] = {}
     settled: list[bool] = []
     for raw, envelope in events:
-        if not feed.applier.handles(envelope):
-            settled.append(True)
-            continue
-        spec = spec_of(envelope.program_id)
-        if spec is None:
+        spec = specs[envelope.program_id]
+        if waits(envelope):
             settled.append(await _park_waiting(parking, raw, room))
             continue
-        if await claim_event(uow.session, feed.durable, envelope.event_id):
-            await feed.applier.apply(uow, envelope, spec, pending)
+        if spec is not None and envelope.event_id in claimed:
+            claimed.discard(envelope.event_id)  # a second copy in the same batch: applied once
+            await feed.applier.apply(uow, envelope, spec, batch)
         settled.append(True)
-    await pending.flush()
+    await batch.flush(uow)
     return settled
 
 
@@ -84,23 +94,26 @@ async def replay_parked(
     handlers as the consumers. An event that fails is parked as poison with its error (in a
     savepoint, so it undoes nothing else). Returns how many were taken."""
     parking = ParkingRepository(uow.session)
-    pending = PendingRecomputes()
+    drafts = PendingRecomputes()  # recomputed once at the end; each event's writes in its savepoint
     rows = await parking.take(program_id, limit)
     for row in rows:
+        batch = Batch(drafts=drafts)
         try:
             async with uow.session.begin_nested():
                 feed = FEEDS[row.durable]
                 envelope = common_pb2.EventEnvelope.FromString(row.envelope)
                 if await claim_event(uow.session, feed.durable, envelope.event_id):
-                    await feed.applier.apply(uow, envelope, spec, pending)
+                    await feed.applier.apply(uow, envelope, spec, batch)
+                    await batch.writes.flush(uow.session)
         except Exception as exc:
             if is_retryable(exc):
                 raise  # the whole transaction runs again
             log.exception("parked event %s of %s failed on replay", row.event_id, program_id)
+            drafts.forget_rows()
             await parking.poisoned(row, f"{type(exc).__name__}: {exc}")
             continue
         await parking.remove(row)
-    await pending.flush()
+    await drafts.flush()
     return len(rows)
 
 
