@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import text
 
 import services.billing.entrypoints.consumers as consumers
+import services.billing.service_layer.intake as intake
 from runtime.telemetry import metrics
 from tamaru.common.v1 import common_pb2
 from tests.billing.conftest import Accounts, Billing, BillingProcess, eventually
@@ -128,3 +129,38 @@ async def test_a_poison_event_is_parked_with_its_error_and_blocks_nothing(
         ).one()
     assert event_id == poison.event_id
     assert error.startswith("DecodeError")
+
+
+async def test_beyond_the_bound_events_are_redelivered_not_lost(
+    accounts: Accounts,
+    billing: Billing,
+    js: JetStreamContext,
+    billing_process: BillingProcess,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(intake, "PARK_LIMIT_PER_PROGRAM", 2)
+    monkeypatch.setattr(consumers, "PARKING_FULL_DELAY", 0.3)  # back soon, for a fast test
+    member = await accounts.enrol()
+    await accounts.credit(member, 25)
+    await eventually(
+        lambda: billing.invoice(this_month()), lambda inv: inv.facts.charged_points == 25
+    )
+    credit = next(
+        e
+        for e in await program_events(js, billing.program.program_id)
+        if e.event_type == "points_credited"
+    )
+    late = f"t{secrets.token_hex(5)}"
+    for _ in range(4):  # four credits (four event ids) for a program billing does not know
+        await publish(js, moved(credit, late))
+    await eventually(lambda: parked(billing_process, late), lambda p: p == {"unconfigured": 2})
+
+    program = await create_program(js, ["accounts", "billing"], program_id=late)
+    mirror = Billing(billing_process, program)
+    try:
+        await eventually(
+            lambda: mirror.invoice(this_month()), lambda inv: inv.facts.charged_points == 100
+        )
+        assert await parked(billing_process, late) == {}
+    finally:
+        await mirror.close()
