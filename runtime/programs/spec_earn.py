@@ -247,8 +247,7 @@ class ImportConverter(SpecModel):
         for name in (*self.columns, *self.fixed):
             if name not in standard:
                 raise ValueError(
-                    f"{name!r} is not a standard {self.file} column (one of "
-                    f"{', '.join(standard)})"
+                    f"{name!r} is not a standard {self.file} column (one of {', '.join(standard)})"
                 )
         return self
 

@@ -81,9 +81,9 @@ async def test_unknown_member_missing_key_and_overdraft_are_clear_errors(
     accounts: Accounts,
 ) -> None:
     unknown = str(uuid.uuid4())
-    for call in (lambda: accounts.credit(unknown, 10), lambda: accounts.debit(unknown, 10)):
+    for call in (accounts.credit, accounts.debit):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await call()
+            await call(unknown, 10)
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
         detail = error_detail_from_metadata(caught.value.trailing_metadata())
         assert detail is not None
