@@ -11,12 +11,13 @@ deliveries (or is refused by a domain rule) is parked as poison with its error.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from opentelemetry import propagate, trace
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import Link, SpanContext, SpanKind
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
@@ -79,6 +80,7 @@ class BillingConsumer(EventConsumer):
             received.append((msg, (raw_event(self.durable, msg, envelope), envelope)))
         if not received:
             return
+        started = time.time_ns()
         with self._tracer.start_as_current_span(
             f"{self.durable} process batch",
             kind=SpanKind.CONSUMER,
@@ -89,8 +91,31 @@ class BillingConsumer(EventConsumer):
                 "messaging.consumer.group.name": self.durable,
                 "messaging.batch.message_count": len(received),
             },
-        ):
+        ) as batch:
             await self._apply_batch(received)
+        self._trace_each(received, started, batch.get_span_context())
+
+    def _trace_each(
+        self, received: Sequence[tuple[Msg, Received]], started: int, batch: SpanContext
+    ) -> None:
+        """A process span per event in the event's own trace (a child of its publish, linked to
+        the batch span), so following one request still leads into billing."""
+        for msg, (_, envelope) in received:
+            self._tracer.start_span(
+                f"{msg.subject} process",
+                context=propagate.extract(msg.headers or {}),
+                kind=SpanKind.CONSUMER,
+                start_time=started,
+                links=[Link(batch)],
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": msg.subject,
+                    "messaging.consumer.group.name": self.durable,
+                    "messaging.message.id": envelope.event_id,
+                    "tamaru.program_id": envelope.program_id,
+                },
+            ).end()
 
     async def _apply_batch(self, received: Sequence[tuple[Msg, Received]]) -> None:
         events = [item for _, item in received]
