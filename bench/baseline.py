@@ -103,6 +103,11 @@ _ADD_AVAILABLE = (
     "UPDATE raw.point_accounts AS a SET available = a.available + v.delta "
     "FROM (VALUES {rows}) AS v(account_id, delta) WHERE a.account_id = v.account_id"
 )
+# As the service does: lock a batch's accounts in id order first, so concurrent batches that
+# share accounts wait for each other instead of deadlocking in the UPDATE's join order.
+_LOCK_ACCOUNTS = (
+    "SELECT 1 FROM raw.point_accounts WHERE account_id = ANY(%s) ORDER BY account_id FOR UPDATE"
+)
 
 
 def _tx(
@@ -205,6 +210,7 @@ class RawLedger:
             deltas += [account, amount]
             outbox += _outbox(pop, "points_credited")
         async with conn.transaction():
+            await conn.execute(_LOCK_ACCOUNTS, (sorted({str(a) for a in deltas[::2]}),))
             await conn.execute(_INSERT_TX + _rows(15, n), txs)
             await conn.execute(_INSERT_POSTINGS + _rows(5, 2 * n), postings)
             await conn.execute(_INSERT_LOTS + _rows(10, n), lots)

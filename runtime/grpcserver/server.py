@@ -31,6 +31,10 @@ logger = logging.getLogger("tamaru.grpc.server")
 AddServicerFn = Callable[[Any, Any], None]
 
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+# The liveness probe's health name: SERVING while the process answers at all. Readiness ("")
+# also follows dependencies (the NATS link); a liveness probe that did too would restart every
+# pod during a broker outage and slow the recovery down with crash-loop back-offs.
+LIVENESS_NAME = "tamaru.liveness"
 
 
 @dataclass
@@ -126,6 +130,7 @@ async def start_server(
         health_names=tuple(health_names),
     )
     await running.set_serving(True)
+    await health.set(LIVENESS_NAME, health_pb2.HealthCheckResponse.SERVING)
     logger.info("%s gRPC server listening on %s:%d", service_name, host, running.port)
     return running
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from helm_python import Chart, HelmError, HelmValuesError, lint
 
+from runtime.grpcserver.server import LIVENESS_NAME
 from tests.helm.rendering import (
     CHART_DIR,
     NAMESPACE,
@@ -227,8 +228,14 @@ def test_service_pods_probe_the_grpc_health_service(chart: Chart, values_name: s
     for deployment in service_deployments(render(chart, VALUE_SETS[values_name])).values():
         main = container(deployment)
         port = main["ports"][0]["containerPort"]
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert main[probe]["grpc"] == {"port": port}, probe
+        # Liveness asks for the process only: a NATS outage must not restart every pod.
+        wanted = {
+            "startupProbe": {"port": port},
+            "readinessProbe": {"port": port},
+            "livenessProbe": {"port": port, "service": LIVENESS_NAME},
+        }
+        for probe, grpc_action in wanted.items():
+            assert main[probe]["grpc"] == grpc_action, probe
             assert "httpGet" not in main[probe]
             assert "exec" not in main[probe]
 

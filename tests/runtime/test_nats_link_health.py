@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.aio.client import Client
 
 from runtime.devstack import NatsServer
+from runtime.grpcserver.server import LIVENESS_NAME
 from runtime.messaging.commands import command_subject
 from services.catalog.app import definition as catalog_definition
 from tests.support.services import running_service
@@ -82,6 +83,8 @@ async def test_health_follows_the_nats_link_and_a_closed_link_fails_the_service(
 
             await own_nats.stop()
             assert await wait_status(health, NOT_SERVING, 5) == NOT_SERVING
+            alive = await health.Check(health_pb2.HealthCheckRequest(service=LIVENESS_NAME))
+            assert alive.status == SERVING  # unready, but no reason to restart the pod
 
             await own_nats.start()
             assert await wait_status(health, SERVING, 10) == SERVING
