@@ -48,14 +48,13 @@ class AccountsClient:
         self._actor = actor
 
     async def resolve(self, member: members_pb2.MemberSelector) -> MemberInfo:
-        reply = await self._commands.call(
-            "accounts",
-            "ResolveIdentifier",
-            c.LedgerCommandServiceResolveIdentifierRequest(member=member),
-            c.LedgerCommandServiceResolveIdentifierResponse,
-            program_id=self._program,
-        )
-        return MemberInfo(reply.account_id, reply.status, reply.tier_id)
+        """One member's account, status and tier: the many-member lookup with one selector
+        (two indexed reads), not ResolveIdentifier, which also reads the balance and groups."""
+        found = (await self.resolve_many([member]))[0]
+        if isinstance(found, TamaruError):
+            found.field = "member"
+            raise found
+        return found
 
     async def credit(
         self,
