@@ -175,7 +175,7 @@ async def load_lines(
         .order_by(ReservationLineRow.reservation_id, ReservationLineRow.line_no)
     )
     out: dict[str, list[PricedLine]] = {}
-    for row, category in rows.tuples():
+    for row, category in rows:
         out.setdefault(row.reservation_id, []).append(
             PricedLine(
                 line_no=row.line_no,
