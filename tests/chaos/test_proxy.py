@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chaos.clock import faketime_library, skewed_clock_env
+from chaos.clock import skewed_clock_env
 from chaos.proxy import LinkProxy
 
 SILENCE = 0.3  # seconds a cut link must stay silent for the test to believe it
@@ -114,7 +114,6 @@ async def test_the_far_end_closing_closes_the_service_side(upstream: asyncio.Ser
         await link.close()
 
 
-@pytest.mark.skipif(faketime_library() is None, reason="libfaketime is not installed")
 @pytest.mark.parametrize("offset", [-300, 240])
 def test_a_skewed_process_reads_its_wall_clock_off_but_not_its_monotonic_clock(
     offset: int,

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -82,9 +83,10 @@ async def database_url(create_database: CreateDatabase) -> str:
     return await create_database("tamaru_test")
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def nats_server() -> AsyncIterator[NatsServer]:
-    scratch = _scratch_dir("tamaru-test-nats-")
+@contextlib.asynccontextmanager
+async def scratch_nats(prefix: str) -> AsyncIterator[NatsServer]:
+    """A `nats-server -js` of its own, its store in a temporary folder removed afterwards."""
+    scratch = _scratch_dir(prefix)
     server = NatsServer(scratch / "jetstream")
     await server.start()
     try:
@@ -92,6 +94,12 @@ async def nats_server() -> AsyncIterator[NatsServer]:
     finally:
         await server.stop()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def nats_server() -> AsyncIterator[NatsServer]:
+    async with scratch_nats("tamaru-test-nats-") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

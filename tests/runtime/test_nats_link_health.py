@@ -6,10 +6,7 @@ good. Before the link watch, health said SERVING through all three."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc.aio
 import nats
@@ -21,6 +18,7 @@ from runtime.devstack import NatsServer
 from runtime.grpcserver.server import LIVENESS_NAME
 from runtime.messaging.commands import command_subject
 from services.catalog.app import definition as catalog_definition
+from tests.infra.fixtures import scratch_nats
 from tests.support.services import running_service
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -31,14 +29,8 @@ SUBJECT = command_subject("catalog", "QuoteShipping")
 @pytest_asyncio.fixture(loop_scope="session")
 async def own_nats() -> AsyncIterator[NatsServer]:
     """A NATS server this test alone stops and starts (same port, same store)."""
-    scratch = Path(tempfile.mkdtemp(prefix="tamaru-test-nats-link-"))
-    server = NatsServer(scratch / "jetstream")
-    await server.start()
-    try:
+    async with scratch_nats("tamaru-test-nats-link-") as server:
         yield server
-    finally:
-        await server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 async def wait_status(health: health_pb2_grpc.HealthStub, want: int, timeout: float) -> int:

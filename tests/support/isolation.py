@@ -8,28 +8,19 @@ programs it was never configured for.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from runtime.devstack import NatsServer
-from tests.infra.fixtures import CreateDatabase
+from tests.infra.fixtures import CreateDatabase, scratch_nats
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def nats_server() -> AsyncIterator[NatsServer]:
-    scratch = Path(tempfile.mkdtemp(prefix="tamaru-test-nats-own-"))
-    server = NatsServer(scratch / "jetstream")
-    await server.start()
-    try:
+    async with scratch_nats("tamaru-test-nats-own-") as server:
         yield server
-    finally:
-        await server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
