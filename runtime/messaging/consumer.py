@@ -33,6 +33,20 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[[UnitOfWork, common_pb2.EventEnvelope], Awaitable[None]]
 
 
+def process_attributes(
+    msg: Msg, envelope: common_pb2.EventEnvelope, durable: str
+) -> dict[str, str]:
+    """A consumer's process span for one event (messaging semantic conventions)."""
+    return {
+        "messaging.system": "nats",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": msg.subject,
+        "messaging.consumer.group.name": durable,
+        "messaging.message.id": envelope.event_id,
+        "tamaru.program_id": envelope.program_id,
+    }
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -124,14 +138,7 @@ class EventConsumer:
                 self._tracer.start_as_current_span(
                     f"{msg.subject} process",
                     kind=SpanKind.CONSUMER,
-                    attributes={
-                        "messaging.system": "nats",
-                        "messaging.operation.type": "process",
-                        "messaging.destination.name": msg.subject,
-                        "messaging.consumer.group.name": self.durable,
-                        "messaging.message.id": envelope.event_id,
-                        "tamaru.program_id": envelope.program_id,
-                    },
+                    attributes=process_attributes(msg, envelope, self.durable),
                 ),
             ):
                 await self._apply(msg, envelope)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
 from runtime.telemetry import metrics
+from runtime.workers import PeriodicWorker
 from services.accounts.service_layer.sweeps import (
     SweepResult,
     announce_expiring_soon,
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 Sweep = Callable[[UnitOfWork, datetime, int], Awaitable[SweepResult]]
 
 
-class LedgerSweeper:
+class LedgerSweeper(PeriodicWorker):
     def __init__(
         self,
         uow_factory: Callable[[], UnitOfWork],
@@ -34,23 +34,12 @@ class LedgerSweeper:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         reminder_days: Callable[[], dict[str, int]] = dict,
     ) -> None:
+        super().__init__(interval, name="ledger-sweeper", failure="ledger sweep failed")
         self._reminder_days = reminder_days  # program id -> its expiringSoonDays
         self._uow_factory = uow_factory
-        self._interval = interval
         self._batch_size = batch_size
         self._expiry_workers = expiry_workers
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ledger-sweeper")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def run_once(self, now: datetime | None = None) -> tuple[int, int]:
         """Sweep until nothing due is left (or only busy accounts); returns (expired lots,
@@ -98,14 +87,7 @@ class LedgerSweeper:
                     break
         return sent
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                expired, released = await self.run_once()
-                if expired or released:
-                    log.info("ledger sweep: %d lots expired, %d holds released", expired, released)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("ledger sweep failed; retrying next interval")
-            await asyncio.sleep(self._interval)
+    async def tick(self) -> None:
+        expired, released = await self.run_once()
+        if expired or released:
+            log.info("ledger sweep: %d lots expired, %d holds released", expired, released)

@@ -3,19 +3,18 @@ slides (promotions also happen on reads and credits' next refresh)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
 from runtime.programs.spec import ProgramSpec
+from runtime.workers import PeriodicWorker
 from services.accounts.service_layer.tiers import refresh_tiers_batch
 
 log = logging.getLogger(__name__)
 
 
-class TierRefresher:
+class TierRefresher(PeriodicWorker):
     def __init__(
         self,
         uow_factory: Callable[[], UnitOfWork],
@@ -23,20 +22,11 @@ class TierRefresher:
         *,
         interval: float = 3600.0,
     ) -> None:
+        super().__init__(
+            interval, name="tier-refresher", failure="tier refresh failed", delay_first=True
+        )
         self._uow_factory = uow_factory
         self._programs = programs
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="tier-refresher")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def refresh_all(self) -> None:
         for program_id, spec in self._programs():
@@ -53,12 +43,5 @@ class TierRefresher:
                 if not after:
                     break
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.refresh_all()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("tier refresh failed; retrying next interval")
+    async def tick(self) -> None:
+        await self.refresh_all()

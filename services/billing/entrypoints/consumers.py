@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
 from runtime.errors import NotFound, TamaruError
-from runtime.messaging.consumer import EventConsumer
+from runtime.messaging.consumer import EventConsumer, process_attributes
 from runtime.programs.spec import ProgramSpec
 from runtime.service import ServiceContext
 from services.billing.adapters.parking_repository import RawEvent
@@ -107,14 +107,7 @@ class BillingConsumer(EventConsumer):
                 kind=SpanKind.CONSUMER,
                 start_time=started,
                 links=[Link(batch)],
-                attributes={
-                    "messaging.system": "nats",
-                    "messaging.operation.type": "process",
-                    "messaging.destination.name": msg.subject,
-                    "messaging.consumer.group.name": self.durable,
-                    "messaging.message.id": envelope.event_id,
-                    "tamaru.program_id": envelope.program_id,
-                },
+                attributes=process_attributes(msg, envelope, self.durable),
             ).end()
 
     async def _apply_batch(self, received: Sequence[tuple[Msg, Received]]) -> None:

@@ -4,8 +4,6 @@ committed just after the config hook replayed, or left over by a replay cut shor
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
@@ -13,6 +11,7 @@ from runtime.errors import NotFound
 from runtime.programs.spec import ProgramSpec
 from runtime.service import ServiceContext
 from runtime.telemetry import metrics
+from runtime.workers import PeriodicWorker
 from services.billing.adapters.parking_repository import ParkingRepository
 from services.billing.service_layer.intake import replay_parked
 
@@ -21,31 +20,12 @@ log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 5.0
 
 
-class ParkedEventsWorker:
+class ParkedEventsWorker(PeriodicWorker):
     def __init__(self, ctx: ServiceContext, interval: float = INTERVAL_SECONDS) -> None:
+        super().__init__(
+            interval, name="billing-parked-events", failure="billing: parked events check failed"
+        )
         self._ctx = ctx
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="billing-parked-events")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the next tick tries again
-                log.exception("billing: parked events check failed")
-            await asyncio.sleep(self._interval)
 
     async def tick(self) -> None:
         waiting = await run_in_transaction(self._ctx.uow, _programs_waiting)

@@ -3,8 +3,6 @@ idempotency keys past their retention."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -12,12 +10,13 @@ from datetime import UTC, datetime
 
 from runtime import idempotency
 from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
+from runtime.workers import PeriodicWorker
 from services.catalog.service_layer.reservations import release_expired
 
 log = logging.getLogger(__name__)
 
 
-class ReservationExpiryWorker:
+class ReservationExpiryWorker(PeriodicWorker):
     """Every `interval` seconds, release expired reservations in batches until none are left.
 
     Replicas may all run one: expired rows are claimed with SKIP LOCKED, so each is released
@@ -33,22 +32,13 @@ class ReservationExpiryWorker:
         batch_size: int = 200,
         purge_every: float = 3600.0,
     ) -> None:
+        super().__init__(
+            interval, name="catalog-reservation-expiry", failure="reservation expiry sweep failed"
+        )
         self._uow_factory = uow_factory
-        self._interval = interval
         self._batch_size = batch_size
         self._purge_every = purge_every
         self._next_purge = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="catalog-reservation-expiry")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def sweep(self) -> int:
         """Release everything expired now; returns how many reservations."""
@@ -68,17 +58,10 @@ class ReservationExpiryWorker:
 
         return await run_in_transaction(self._uow_factory, purge)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                released = await self.sweep()
-                if released:
-                    log.info("released %d expired reservations", released)
-                if time.monotonic() >= self._next_purge:
-                    self._next_purge = time.monotonic() + self._purge_every
-                    await self.purge_idempotency_keys()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database may be away for a moment: try again next tick
-                log.exception("reservation expiry sweep failed")
-            await asyncio.sleep(self._interval)
+    async def tick(self) -> None:
+        released = await self.sweep()
+        if released:
+            log.info("released %d expired reservations", released)
+        if time.monotonic() >= self._next_purge:
+            self._next_purge = time.monotonic() + self._purge_every
+            await self.purge_idempotency_keys()

@@ -8,19 +8,19 @@ every `interval` seconds; a saga that must wait (a dependency down) comes back a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 from runtime.db.unit_of_work import UnitOfWork
 from runtime.telemetry import metrics
+from runtime.workers import PeriodicWorker
 from services.redeem.adapters.order_repository import OrderRepository
 from services.redeem.service_layer.saga_runner import SagaRunner, new_owner
 
 log = logging.getLogger(__name__)
 
 
-class SagaRecovery:
+class SagaRecovery(PeriodicWorker):
     def __init__(
         self,
         uow_factory: Callable[[], UnitOfWork],
@@ -30,22 +30,11 @@ class SagaRecovery:
         interval: float = 2.0,
         batch_size: int = 20,
     ) -> None:
+        super().__init__(interval, name="saga-recovery", failure="saga recovery pass failed")
         self._uow_factory = uow_factory
         self._runner = runner
         self._knows_program = knows_program
-        self._interval = interval
         self._batch_size = batch_size
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="saga-recovery")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def run_once(self) -> int:
         """Drive every saga whose lease has passed; returns how many were taken over."""
@@ -80,13 +69,6 @@ class SagaRecovery:
             oldest = max(oldest, age)
         metrics.saga_oldest_age.set(oldest)
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-                await self.sample_metrics()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("saga recovery pass failed")
-            await asyncio.sleep(self._interval)
+    async def tick(self) -> None:
+        await self.run_once()
+        await self.sample_metrics()
