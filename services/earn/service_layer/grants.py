@@ -8,8 +8,6 @@ command, each under `earn:grant:<client key>:<account>`: a retry credits nobody 
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import insert
 
 from runtime.db.unit_of_work import UnitOfWork, new_id
@@ -25,7 +23,6 @@ from tamaru.earn.v1 import earn_pb2, grants_pb2
 MAX_MEMBERS = 1000
 MAX_GROUP_MEMBERS = 10_000  # about 10 s of credits; larger groups go through ImportGrants
 MAX_POINTS = 1_000_000_000
-CONCURRENT_LOOKUPS = 16  # in flight at once to accounts: fast, without flooding it
 CHUNK = 1000  # members per accounts BatchCredit command (one transaction)
 
 
@@ -92,20 +89,17 @@ async def resolve_members(
     """The account ids of the named members, every one checked before anything is credited."""
     if len(r.members) > MAX_MEMBERS:
         raise InvalidArgument(f"at most {MAX_MEMBERS} members per grant", field="members")
-    accounts = deps.accounts(program_id, actor)
-    semaphore = asyncio.Semaphore(CONCURRENT_LOOKUPS)
-
-    async def one(index: int) -> MemberInfo:
-        async with semaphore:
-            try:
-                member = await accounts.resolve(r.members[index])
-                require_active(member, "")
-                return member
-            except TamaruError as exc:
-                exc.field = f"members[{index}]"
-                raise
-
-    members = list(await asyncio.gather(*(one(i) for i in range(len(r.members)))))
+    found = await deps.accounts(program_id, actor).resolve_many(list(r.members))
+    members: list[MemberInfo] = []
+    for index, member in enumerate(found):
+        try:
+            if isinstance(member, TamaruError):
+                raise member
+            require_active(member, "")
+        except TamaruError as exc:
+            exc.field = f"members[{index}]"
+            raise
+        members.append(member)
     seen: set[str] = set()
     for index, member in enumerate(members):
         if member.account_id in seen:
