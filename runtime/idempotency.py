@@ -16,14 +16,15 @@ Usage inside a unit of work:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runtime.db import driver
 from runtime.db.plumbing import IdempotencyRecord
 from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
 from runtime.errors import IdempotencyKeyReused, InvalidArgument
@@ -88,12 +89,9 @@ async def begin(
     require_key(key)
     fingerprint = request_fingerprint(request)
     params = {"program_id": program_id, "scope": scope, "key": key, "hash": fingerprint}
-    connection = await session.connection()
-    inserted = await connection.exec_driver_sql(_RESERVE, params)
-    if inserted.first() is not None:
+    if await driver.fetch_all(session, _RESERVE, params):
         return None
-    stored: Sequence[Any] = (await connection.exec_driver_sql(_STORED, params)).one()
-    stored_hash, response = stored[0], stored[1]
+    ((stored_hash, response),) = await driver.fetch_all(session, _STORED, params)
     if bytes(stored_hash) != fingerprint:
         raise IdempotencyKeyReused(
             f"idempotency_key {key!r} was already used for a different {scope} request; use a "
@@ -106,8 +104,8 @@ async def begin(
 async def finish(
     session: AsyncSession, program_id: str, scope: str, key: str, response: Message
 ) -> None:
-    connection = await session.connection()
-    await connection.exec_driver_sql(
+    await driver.execute(
+        session,
         _STORE,
         {
             "program_id": program_id,
@@ -190,18 +188,17 @@ async def begin_many(
         require_key(key)
     fingerprints = {key: request_fingerprint(requests[key]) for key in keys}
     where = {"program_id": program_id, "scope": scope}
-    connection = await session.connection()
-    inserted = await connection.exec_driver_sql(
-        _RESERVE_MANY, {**where, "keys": keys, "hashes": [fingerprints[k] for k in keys]}
+    inserted = await driver.fetch_all(
+        session,
+        _RESERVE_MANY,
+        {**where, "keys": keys, "hashes": [fingerprints[k] for k in keys]},
     )
     reserved = {row[0] for row in inserted}
     found: dict[str, bytes | IdempotencyKeyReused | None] = {key: None for key in reserved}
     earlier = [key for key in keys if key not in reserved]
     if earlier:
-        rows = await connection.exec_driver_sql(_STORED_MANY, {**where, "keys": earlier})
-        for row in rows:
-            stored: Sequence[Any] = row
-            key, stored_hash, response = stored[0], stored[1], stored[2]
+        rows = await driver.fetch_all(session, _STORED_MANY, {**where, "keys": earlier})
+        for key, stored_hash, response in rows:
             found[key] = (
                 bytes(response)
                 if bytes(stored_hash) == fingerprints[key]
@@ -220,8 +217,8 @@ async def finish_many(
     if not responses:
         return
     keys = list(responses)
-    connection = await session.connection()
-    await connection.exec_driver_sql(
+    await driver.execute(
+        session,
         _STORE_MANY,
         {
             "program_id": program_id,
@@ -235,7 +232,6 @@ async def finish_many(
 async def forget_many(session: AsyncSession, program_id: str, scope: str, keys: list[str]) -> None:
     """Give back keys `begin_many` reserved for work that was then refused."""
     if keys:
-        connection = await session.connection()
-        await connection.exec_driver_sql(
-            _FORGET_MANY, {"program_id": program_id, "scope": scope, "keys": keys}
+        await driver.execute(
+            session, _FORGET_MANY, {"program_id": program_id, "scope": scope, "keys": keys}
         )

@@ -22,6 +22,7 @@ from opentelemetry import propagate
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from runtime.db import driver
 from runtime.db.plumbing import OutboxEvent
 from runtime.errors import Aborted
 from tamaru.common.v1 import common_pb2
@@ -146,8 +147,8 @@ class UnitOfWork:
             ).SerializeToString()
             for event_id, (payload, aggregate_id) in zip(ids, events, strict=True)
         ]
-        connection = await self.session.connection()
-        await connection.exec_driver_sql(
+        await driver.execute(
+            self.session,
             _INSERT_OUTBOX,
             {
                 "ids": ids,

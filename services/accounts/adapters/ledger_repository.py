@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runtime.db.driver import fetch_all
 from runtime.errors import NotFound
-from services.accounts.adapters.driver_sql import fetch_all
 from services.accounts.adapters.ledger_writes import HOLD_COLUMNS, hold_row, plan_writer
 from services.accounts.adapters.orm import (
     AccountRow,

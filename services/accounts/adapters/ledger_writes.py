@@ -6,7 +6,7 @@ batch of 5,000 lots is one statement too, whatever the number of rows. Per-row s
 (SQLAlchemy's executemany of a bulk UPDATE) cost a parse, bind and execute per row here, which
 made them most of a sweep's time.
 
-The statements go to psycopg as they are (`exec_driver_sql`), with `%(name)b` placeholders:
+The statements go to psycopg as they are (`runtime.db.driver`), with `%(name)b` placeholders:
 psycopg dumps a list in binary about five times faster than as an array literal (which it
 quotes element by element with a regular expression).
 """
@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runtime.db.driver import execute
 from services.accounts.domain.model import Hold, Lot, Transaction
 from services.accounts.domain.plan import LedgerPlan
 
@@ -205,8 +206,7 @@ class SetWriter:
         statement = _STATEMENTS.get(shape)
         if statement is None:
             statement = _STATEMENTS[shape] = _statement(shape)
-        connection = await session.connection()
-        await connection.exec_driver_sql(statement, self._params)
+        await execute(session, statement, self._params)
 
 
 def plan_writer(plan: LedgerPlan, program_id: str) -> SetWriter:

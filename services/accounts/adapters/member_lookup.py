@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runtime.db.driver import fetch_all
 from runtime.errors import InvalidArgument, NotFound, TamaruError
-from services.accounts.adapters.driver_sql import fetch_all
 from tamaru.accounts.v1 import members_pb2
 
-# Fixed statements straight to psycopg (see driver_sql): one lookup is a primary-key or unique
-# index probe, cheaper in PostgreSQL than compiling the query is in SQLAlchemy.
+# Fixed statements straight to psycopg (see runtime/db/driver.py): one lookup is a primary-key
+# or unique index probe, cheaper in PostgreSQL than compiling the query is in SQLAlchemy.
 _BY_ID = "SELECT member_id FROM members WHERE program_id = %(p)s AND member_id = %(v)s"
 _BY_REF = "SELECT member_id FROM members WHERE program_id = %(p)s AND external_ref = %(v)s"
 _BY_IDENTIFIER = (
