@@ -162,7 +162,9 @@ class ServiceApp:
                 d.name,
                 s.config_sync_timeout_seconds,
             )
-        self._command_server = CommandServer(nc, d.name, tracer_provider=provider)
+        self._command_server = CommandServer(
+            nc, d.name, tracer_provider=provider, max_concurrent=s.db_pool_size
+        )
         d.commands(ctx, self._command_server)
         await self._command_server.start()
         self._consumers = d.consumers(ctx)

@@ -84,3 +84,34 @@ async def test_unexpected_failure_leaks_only_a_trace_id(nc: Client, server: Comm
         )
     assert "password" not in caught.value.message
     assert "trace_id=" in caught.value.message
+
+
+async def test_commands_beyond_the_bound_wait_their_turn_and_all_get_answers(nc: Client) -> None:
+    running = 0
+    most = 0
+
+    async def counted(ctx: CommandContext, request: StringValue) -> StringValue:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.05)
+        running -= 1
+        return StringValue(value=request.value)
+
+    srv = CommandServer(nc, "boundsvc", max_concurrent=2)
+    srv.register("Count", StringValue, counted)
+    await srv.start()
+    try:
+        client = CommandClient(nc)
+        replies = await asyncio.gather(
+            *(
+                client.call(
+                    "boundsvc", "Count", StringValue(value=str(i)), StringValue, program_id="p1"
+                )
+                for i in range(8)
+            )
+        )
+    finally:
+        await srv.stop()
+    assert sorted(int(r.value) for r in replies) == list(range(8))
+    assert most == 2
