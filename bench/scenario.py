@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 import psycopg
@@ -45,11 +45,14 @@ class BenchContext:
         clients: int,
         pid: int | None,
         profile_as: str | None = None,
+        also_profile: dict[str, int] | None = None,
     ) -> Stats:
         """A timed closed-loop phase: warm-up, then `sizes.measure_seconds` of load.
-        `pid` is the service process whose CPU is accounted (and profiled, if asked)."""
+        `pid` is the service process whose CPU is accounted (and profiled, if asked);
+        `also_profile` names other services that work for every call (profiled as
+        `<profile_as>.<name>`), e.g. accounts behind earn's purchases."""
         s = self.sizes
-        async with self._profiling(profile_as, pid):
+        async with self._profiling(profile_as, pid, also_profile):
             with self.console.bar(label, s.warmup_seconds + s.measure_seconds, unit="s") as bar:
                 before, began = cpu.snapshot(pid, self.stack.database), time.perf_counter()
                 result = await closed_loop(
@@ -84,11 +87,16 @@ class BenchContext:
         return stats
 
     @asynccontextmanager
-    async def _profiling(self, operation: str | None, pid: int | None) -> AsyncIterator[None]:
+    async def _profiling(
+        self, operation: str | None, pid: int | None, others: dict[str, int] | None = None
+    ) -> AsyncIterator[None]:
         if self.profiler is None or operation is None or pid is None:
             yield
             return
-        async with self.profiler.record(operation, pid):
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(self.profiler.record(operation, pid))
+            for name, other in (others or {}).items():
+                await stack.enter_async_context(self.profiler.record(f"{operation}.{name}", other))
             yield
 
     def _report(self, label: str, stats: Stats) -> None:

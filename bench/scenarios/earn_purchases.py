@@ -234,6 +234,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
             clients=s.clients,
             pid=earn.pid,
             profile_as="record_purchase",
+            also_profile={"accounts": ctx.stack.service("accounts").pid},
         )
         single_notes = await _drained(ctx)
         batch = await ctx.measure(
@@ -242,6 +243,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
             clients=s.batch_clients,
             pid=earn.pid,
             profile_as="batch_record_purchases",
+            also_profile={"accounts": ctx.stack.service("accounts").pid},
         )
         batch_notes = await _drained(ctx)
     finally:
