@@ -12,18 +12,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
-from opentelemetry import context as otel_context
+from nats.js.api import PubAck
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, TracerProvider
-from sqlalchemy import func, select, update
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from runtime.db import driver
 from runtime.db.plumbing import OutboxEvent
 
 log = logging.getLogger(__name__)
+
+# Fixed statements to psycopg (runtime/db/driver.py): the relay handles every event, and ORM
+# rows plus an ORM bulk UPDATE (which evaluates its WHERE against every loaded object) cost
+# more than the publish itself.
+_TABLE = OutboxEvent.__tablename__
+_CLAIM = (
+    f"SELECT event_id, program_id, subject, envelope, headers FROM {_TABLE} "
+    "WHERE sent_at IS NULL ORDER BY created_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
+)
+_MARK_SENT = (
+    f"UPDATE {_TABLE} SET sent_at = clock_timestamp(), attempts = attempts + 1 "
+    "WHERE event_id = ANY(%(ids)s)"
+)
+_MARK_FAILED = (
+    f"UPDATE {_TABLE} SET attempts = attempts + 1, last_error = %(error)s WHERE event_id = %(id)s"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    event_id: str
+    program_id: str
+    subject: str
+    envelope: bytes
+    headers: dict[str, str] | None
 
 
 class OutboxRelay:
@@ -89,20 +116,13 @@ class OutboxRelay:
         Returns how many were published. Raises if JetStream could not take any of them.
         """
         async with self._session_factory() as session, session.begin():
-            rows = (
-                await session.scalars(
-                    select(OutboxEvent)
-                    .where(OutboxEvent.sent_at.is_(None))
-                    .order_by(OutboxEvent.created_at)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = [
+                PendingEvent(*row)
+                for row in await driver.fetch_all(session, _CLAIM, {"limit": self._batch_size})
+            ]
             if not rows:
                 return 0
-            results = await asyncio.gather(
-                *(self._publish(row) for row in rows), return_exceptions=True
-            )
+            results = await self._publish_all(rows)
             sent = [row.event_id for row, r in zip(rows, results, strict=True) if r is None]
             failed = [
                 (row.event_id, r)
@@ -110,43 +130,72 @@ class OutboxRelay:
                 if isinstance(r, BaseException)
             ]
             if sent:
-                await session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.event_id.in_(sent))
-                    .values(sent_at=datetime.now(UTC), attempts=OutboxEvent.attempts + 1)
-                )
+                await driver.execute(session, _MARK_SENT, {"ids": sent})
             for event_id, error in failed:
-                await session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.event_id == event_id)
-                    .values(attempts=OutboxEvent.attempts + 1, last_error=str(error)[:500])
+                await driver.execute(
+                    session, _MARK_FAILED, {"id": event_id, "error": str(error)[:500]}
                 )
         if failed and not sent:
             raise failed[0][1]
         return len(sent)
 
-    async def _publish(self, row: OutboxEvent) -> None:
-        # The publish span continues the trace of the request whose transaction wrote the row.
-        token = otel_context.attach(propagate.extract(row.headers or {}))
+    async def _publish_all(self, rows: list[PendingEvent]) -> list[BaseException | None]:
+        """Send every row, then wait for their acks together: one publish-and-wait per event
+        cost the relay more CPU than anything else it does. Per row: None when JetStream
+        acknowledged it, else the reason it was not."""
+        acks: list[asyncio.Future[PubAck] | BaseException] = []
+        for row in rows:
+            try:
+                acks.append(await self._send(row))
+            except Exception as exc:  # e.g. the connection closed: the row stays unsent
+                acks.append(exc)
+        waiting = [ack for ack in acks if isinstance(ack, asyncio.Future)]
+        if waiting:
+            _, late = await asyncio.wait(waiting, timeout=self._publish_timeout)
+            for ack in late:
+                ack.cancel()
+        return [ack if isinstance(ack, BaseException) else _failure(ack) for ack in acks]
+
+    async def _send(self, row: PendingEvent) -> asyncio.Future[PubAck]:
+        # The publish span continues the trace of the request whose transaction wrote the row,
+        # and ends when JetStream acknowledges (or refuses) the message.
+        parent = propagate.extract(row.headers or {})
+        span = self._tracer.start_span(
+            f"{row.subject} publish",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": row.subject,
+                "messaging.message.id": row.event_id,
+                "tamaru.program_id": row.program_id,
+            },
+        )
+        headers = {"Nats-Msg-Id": row.event_id}
+        propagate.inject(headers, context=trace.set_span_in_context(span, parent))
         try:
-            with self._tracer.start_as_current_span(
-                f"{row.subject} publish",
-                kind=SpanKind.PRODUCER,
-                attributes={
-                    "messaging.system": "nats",
-                    "messaging.operation.type": "send",
-                    "messaging.destination.name": row.subject,
-                    "messaging.message.id": row.event_id,
-                    "tamaru.program_id": row.program_id,
-                },
-            ):
-                headers = {"Nats-Msg-Id": row.event_id}
-                propagate.inject(headers)
-                await self._js.publish(
-                    row.subject, row.envelope, headers=headers, timeout=self._publish_timeout
-                )
-        finally:
-            otel_context.detach(token)
+            ack = await self._js.publish_async(row.subject, row.envelope, headers=headers)
+        except BaseException as exc:
+            _end_span(span, exc)
+            raise
+        ack.add_done_callback(lambda done: _end_span(span, _failure(done)))
+        return ack
+
+
+def _failure(ack: asyncio.Future[PubAck]) -> BaseException | None:
+    """Why an ack future did not bring an acknowledgement (None if it did); one cancelled
+    by `_publish_all` ran out of time."""
+    if ack.cancelled():
+        return TimeoutError("JetStream did not acknowledge the message in time")
+    return ack.exception()
+
+
+def _end_span(span: Span, error: BaseException | None) -> None:
+    if error is not None:
+        span.record_exception(error)
+        span.set_status(Status(StatusCode.ERROR, str(error) or type(error).__name__))
+    span.end()
 
 
 async def outbox_backlog(session: AsyncSession) -> tuple[int, float]:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from runtime.db.plumbing import OutboxEvent
 from runtime.db.unit_of_work import UnitOfWork
 from runtime.devstack import NatsServer
-from runtime.messaging.outbox_relay import OutboxRelay, outbox_backlog
+from runtime.messaging.outbox_relay import OutboxRelay, PendingEvent, outbox_backlog
 from runtime.messaging.streams import EVENTS_STREAM
 from tamaru.common.v1 import common_pb2
 
@@ -120,8 +120,10 @@ async def test_relay_crash_after_publish_before_mark_does_not_duplicate(
             await session.scalars(select(OutboxEvent).where(OutboxEvent.program_id == program_id))
         ).all()
     crashed = OutboxRelay(session_factory, js)
-    for row in rows:
-        await crashed._publish(row)
+    pending = [
+        PendingEvent(r.event_id, r.program_id, r.subject, r.envelope, r.headers) for r in rows
+    ]
+    assert await crashed._publish_all(pending) == [None] * 4
     assert await unsent(session_factory, program_id) == 4
     # A fresh relay (the restart) publishes them again; JetStream drops the duplicates.
     restarted = OutboxRelay(session_factory, js)
