@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from runtime.auth import KeyRing
 from runtime.config import Settings, TelemetryMode, load_settings
-from runtime.db import migrations
+from runtime.db import driver, migrations
 from runtime.db.engine import make_async_engine, make_session_factory
 from runtime.db.unit_of_work import UnitOfWork
 from runtime.grpcserver import MethodPolicy, RunningServer, install_signal_handlers, start_server
@@ -270,6 +270,7 @@ def trace_statements(engine: AsyncEngine, telemetry: Telemetry) -> None:
         "opentelemetry.instrumentation.sqlalchemy"
     ).create_up_down_counter("db.client.connections.usage", unit="connections")
     EngineTracer(tracer, engine.sync_engine, connections)  # type: ignore[no-untyped-call]
+    driver.trace_statements(engine.sync_engine, tracer)  # the hot paths' fixed statements
 
 
 async def serve(definition: ServiceDefinition, settings: Settings) -> int:

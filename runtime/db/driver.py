@@ -16,10 +16,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import psycopg
+from opentelemetry.trace import SpanKind, Tracer
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+# Engines whose statements are spans (telemetry exported, see runtime.service.trace_statements):
+# the tracer, and the attributes every statement's span carries.
+_TRACED: WeakKeyDictionary[Engine, tuple[Tracer, dict[str, str | int]]] = WeakKeyDictionary()
+
+
+def trace_statements(engine: Engine, tracer: Tracer) -> None:
+    """Make each statement run here a client span of the current trace, with the attributes
+    SQLAlchemy's instrumentation gives the statements that go through SQLAlchemy."""
+    url = engine.url
+    attributes: dict[str, str | int] = {"db.system": "postgresql", "db.name": url.database or ""}
+    if url.host:
+        attributes["net.peer.name"] = url.host
+    if url.port:
+        attributes["net.peer.port"] = url.port
+    _TRACED[engine] = (tracer, attributes)
 
 
 async def fetch_all(
@@ -55,7 +74,17 @@ async def _execute(
     params: Mapping[str, Any],
 ) -> None:
     try:
-        await cursor.execute(statement, params)
+        traced = _TRACED.get(connection.sync_engine)
+        if traced is None:
+            await cursor.execute(statement, params)
+        else:
+            tracer, attributes = traced
+            with tracer.start_as_current_span(
+                f"{statement.split(maxsplit=1)[0]} {attributes['db.name']}",
+                kind=SpanKind.CLIENT,
+                attributes={**attributes, "db.statement": statement},
+            ):
+                await cursor.execute(statement, params)
     except psycopg.Error as error:
         dialect = connection.dialect
         lost = dialect.is_disconnect(error, None, None)  # type: ignore[arg-type]
