@@ -3,17 +3,20 @@ command and three queries for a chunk of earn's batch purchases instead of one c
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
+from runtime.db.driver import fetch_all
 from runtime.errors import InvalidArgument, TamaruError
 from runtime.messaging.commands import CommandContext, CommandServer, error_detail
 from runtime.service import ServiceContext
 from services.accounts.adapters.member_lookup import resolve_account_ids
-from services.accounts.adapters.orm import MemberRow
 from tamaru.accounts.v1 import ledger_pb2
 from tamaru.accounts.v1 import lookup_commands_pb2 as lc
 
 MAX_MEMBERS = 10_000
+# Every purchase earn records asks this once: a fixed statement (runtime/db/driver.py).
+_STATUS_AND_TIER = (
+    "SELECT member_id, status, tier_id FROM members "
+    "WHERE program_id = %(p)s AND member_id = ANY(CAST(%(ids)b AS text[]))"
+)
 
 
 class LookupCommands:
@@ -46,10 +49,8 @@ class LookupCommands:
             ids = [f for f in found if not isinstance(f, TamaruError)]
             rows = {
                 member_id: (status, tier_id)
-                for member_id, status, tier_id in await uow.session.execute(
-                    select(MemberRow.member_id, MemberRow.status, MemberRow.tier_id).where(
-                        MemberRow.program_id == program, MemberRow.member_id.in_(ids)
-                    )
+                for member_id, status, tier_id in await fetch_all(
+                    uow.session, _STATUS_AND_TIER, {"p": program, "ids": ids}
                 )
             }
         reply = lc.MemberLookupCommandServiceResolveIdentifiersResponse()
