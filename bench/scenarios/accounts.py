@@ -304,7 +304,8 @@ async def _expiry(ctx: BenchContext, now: datetime) -> Figure:
             )
         ],
         notes=[
-            "the sweeper runs in the bench process (its CPU is the generator column)",
+            "the sweeper runs in the bench process (its CPU is the service column; the "
+            "accounts process publishing the points_expired events counts as other)",
             *await _drained(ctx),
         ],
     )
