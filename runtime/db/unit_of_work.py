@@ -126,12 +126,17 @@ class UnitOfWork:
         events: Sequence[tuple[Message, str]],
         *,
         occurred_at: datetime | None = None,
+        occurred_at_each: Sequence[datetime] | None = None,
     ) -> list[str]:
         """Announce many events of one type, `(payload, aggregate id)` pairs, with one
         multi-row INSERT: a batch of 1,000 credits or imported members is one round trip,
-        not 1,000. Same rows, envelopes and trace headers as `emit`."""
+        not 1,000. Same rows, envelopes and trace headers as `emit`. The events happened at
+        `occurred_at` (default now), or each at its own `occurred_at_each[i]`."""
         if not events:
             return []
+        moments = occurred_at_each or [occurred_at or datetime.now(UTC)] * len(events)
+        if len(moments) != len(events):
+            raise ValueError("occurred_at_each needs one moment per event")
         headers: dict[str, str] = {}
         propagate.inject(headers)
         ids = [new_id() for _ in events]
@@ -143,9 +148,9 @@ class UnitOfWork:
                 event_type=event_type,
                 payload=payload,
                 aggregate_id=aggregate_id,
-                occurred_at=occurred_at,
+                occurred_at=moment,
             ).SerializeToString()
-            for event_id, (payload, aggregate_id) in zip(ids, events, strict=True)
+            for event_id, (payload, aggregate_id), moment in zip(ids, events, moments, strict=True)
         ]
         await driver.execute(
             self.session,

@@ -104,7 +104,10 @@ async def test_purchases_returns_and_behaviours_are_announced_once_each(
     single = purchase(alice, 1500, lines=lines, occurred_at=stamp(at))
     first = await record(earn, single)
     assert await record(earn, single) == first  # a replay: same answer, no second event
-    batch = [purchase(alice, 700, store="S2"), purchase(alice, 900)]
+    batch = [
+        purchase(alice, 700, store="S2", occurred_at=stamp(at + timedelta(minutes=1))),
+        purchase(alice, 900, occurred_at=stamp(at + timedelta(minutes=2))),
+    ]
     reply = await earn.stream(
         "BatchRecordPurchases",
         [earn_pb2.BatchRecordPurchasesRequest(purchase=x) for x in [*batch, batch[0]]],
@@ -137,6 +140,14 @@ async def test_purchases_returns_and_behaviours_are_announced_once_each(
     assert {k.kind: k.points for k in recorded.by_kind} == {"normal": 15, "campaign": 30}
     envelope = next(e for e in events if e.event_type == "purchase_recorded")
     assert envelope.service == "earn"
+    # A batch announces its purchases with one INSERT, each at its own time.
+    for env in (e for e in events if e.event_type == "purchase_recorded"):
+        assert env.occurred_at == events_pb2.PurchaseRecorded.FromString(env.payload).occurred_at
+    assert sorted(x.occurred_at.ToDatetime(tzinfo=UTC) for x in purchases) == [
+        at,
+        at + timedelta(minutes=1),
+        at + timedelta(minutes=2),
+    ]
 
     (ret_event,) = of_type(events, "purchase_returned")
     assert (ret_event.return_id, ret_event.purchase_id) == (ret.return_id, single.purchase_id)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runtime.db.driver import fetch_all
 from runtime.db.unit_of_work import UnitOfWork
 from runtime.errors import NotFound
 from runtime.programs.record import ProgramRecord
@@ -41,6 +41,19 @@ async def store_revision(uow: UnitOfWork, record: ProgramRecord) -> None:
     )
 
 
+_TABLE = RuleRevisionRow.__tablename__
+_IN_FORCE = (
+    f"SELECT generation FROM {_TABLE} WHERE program_id = %(p)s AND effective_from <= %(at)s "
+    "ORDER BY effective_from DESC, generation DESC LIMIT 1"
+)
+# An event older than the program: its first generation.
+_EARLIEST = (
+    f"SELECT generation FROM {_TABLE} WHERE program_id = %(p)s "
+    "ORDER BY effective_from, generation LIMIT 1"
+)
+_SPEC = f"SELECT spec FROM {_TABLE} WHERE program_id = %(p)s AND generation = %(g)s"
+
+
 class RevisionCache:
     """Parsed specs by (program, generation): a generation's spec never changes."""
 
@@ -48,34 +61,21 @@ class RevisionCache:
         self._specs: dict[tuple[str, int], ProgramSpec] = {}
 
     async def in_force(self, session: AsyncSession, program_id: str, at: datetime) -> RulesInForce:
-        row = (
-            await session.execute(
-                select(RuleRevisionRow.generation, RuleRevisionRow.spec)
-                .where(
-                    RuleRevisionRow.program_id == program_id,
-                    RuleRevisionRow.effective_from <= at,
-                )
-                .order_by(RuleRevisionRow.effective_from.desc(), RuleRevisionRow.generation.desc())
-                .limit(1)
-            )
-        ).first()
-        if row is None:
-            row = (
-                await session.execute(
-                    select(RuleRevisionRow.generation, RuleRevisionRow.spec)
-                    .where(RuleRevisionRow.program_id == program_id)
-                    .order_by(RuleRevisionRow.effective_from, RuleRevisionRow.generation)
-                    .limit(1)
-                )
-            ).first()
-        if row is None:
+        """Every event asks this, so it reads only the generation number (a fixed statement,
+        runtime/db/driver.py) and the spec document only the first time."""
+        params = {"p": program_id, "at": at}
+        rows = await fetch_all(session, _IN_FORCE, params) or await fetch_all(
+            session, _EARLIEST, params
+        )
+        if not rows:
             raise NotFound(
                 f"program {program_id!r} has no rules on this service yet",
                 reason="PROGRAM_NOT_FOUND",
             )
-        generation, document = int(row[0]), row[1]
+        generation = int(rows[0][0])
         key = (program_id, generation)
         spec = self._specs.get(key)
         if spec is None:
+            ((document,),) = await fetch_all(session, _SPEC, {"p": program_id, "g": generation})
             spec = self._specs[key] = parse_spec(document, resource_name=program_id)
         return RulesInForce(generation, spec)

@@ -8,6 +8,7 @@ this, so the event rides the first commit only. Billing builds campaign comparis
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from runtime.db.unit_of_work import UnitOfWork
@@ -19,10 +20,10 @@ from tamaru.earn.v1 import events_pb2
 from tamaru.earn.v1 import purchases_pb2 as p
 
 
-async def announce_purchase(
-    uow: UnitOfWork, row: PurchaseRow, result: EarnResult, generation: int
-) -> None:
-    event = events_pb2.PurchaseRecorded(
+def purchase_recorded(
+    row: PurchaseRow, result: EarnResult, generation: int
+) -> events_pb2.PurchaseRecorded:
+    return events_pb2.PurchaseRecorded(
         program_id=row.program_id,
         purchase_id=row.purchase_id,
         account_id=row.account_id,
@@ -37,12 +38,17 @@ async def announce_purchase(
         rules_generation=generation,
         offer_issue_id=row.offer_issue_id,
     )
-    await uow.emit(
-        row.program_id,
+
+
+async def announce_purchases(
+    uow: UnitOfWork, program_id: str, recorded: Sequence[tuple[PurchaseRow, EarnResult, int]]
+) -> None:
+    """`purchase_recorded` for each (row, result, rules generation), one INSERT for all."""
+    await uow.emit_many(
+        program_id,
         "purchase_recorded",
-        event,
-        aggregate_id=row.account_id,
-        occurred_at=row.occurred_at,
+        [(purchase_recorded(row, result, gen), row.account_id) for row, result, gen in recorded],
+        occurred_at_each=[row.occurred_at for row, _, _ in recorded],
     )
 
 

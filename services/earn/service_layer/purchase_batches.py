@@ -18,6 +18,9 @@ from runtime.errors import IdempotencyKeyReused, TamaruError
 from runtime.idempotency import begin_many, finish_many, forget_many
 from services.earn.adapters.accounts import MemberInfo, credit_refusal
 from services.earn.adapters.messages import event_id
+from services.earn.adapters.orm import PurchaseRow
+from services.earn.domain.earn_rules import EarnResult
+from services.earn.service_layer.announce import announce_purchases
 from services.earn.service_layer.deps import EarnDeps
 from services.earn.service_layer.purchases import (
     Scored,
@@ -115,6 +118,7 @@ async def _record(
     flat = [e for i in scored for e in entries[i]]
     results = list((await accounts.batch_credit(flat)).results) if flat else []
     position = 0
+    recorded: list[tuple[PurchaseRow, EarnResult, int]] = []
     for i, s in scored.items():
         mine = results[position : position + len(entries[i])]
         position += len(entries[i])
@@ -124,8 +128,9 @@ async def _record(
             outcomes[i] = credit_refusal(refused)
             continue
         outcomes[i] = await store_purchase(
-            uow, program_id, msgs[i], s, credits_of(entries[i], mine)
+            uow, program_id, msgs[i], s, credits_of(entries[i], mine), recorded=recorded
         )
+    await announce_purchases(uow, program_id, recorded)
 
 
 async def _score(
@@ -136,10 +141,12 @@ async def _score(
     msg: p.Purchase,
     member: MemberInfo,
 ) -> Scored:
-    """Score one purchase and count its caps, undone together if it fails."""
-    async with uow.session.begin_nested():
-        scored = await score(
-            uow, deps, deps.accounts(program_id, actor), program_id, msg, lock=True, member=member
-        )
-        await consume_caps(uow, program_id, scored, 1)
-        return scored
+    """Score one purchase and count its caps. No savepoint: scoring writes nothing but the
+    capped rules' zero counters (harmless if the purchase is then refused), and the caps are
+    counted only once scoring succeeded; a database error fails the whole chunk either way.
+    (A savepoint per purchase was two round trips each.)"""
+    scored = await score(
+        uow, deps, deps.accounts(program_id, actor), program_id, msg, lock=True, member=member
+    )
+    await consume_caps(uow, program_id, scored, 1)
+    return scored

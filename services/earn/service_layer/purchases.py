@@ -32,7 +32,7 @@ from services.earn.domain import offers as offer_rules
 from services.earn.domain.earn_rules import ActiveOffer, EarnResult, evaluate_purchase
 from services.earn.domain.purchases import Purchase
 from services.earn.domain.returns import ReturnedLine, plan_return
-from services.earn.service_layer.announce import announce_purchase, announce_return
+from services.earn.service_layer.announce import announce_purchases, announce_return
 from services.earn.service_layer.deps import EarnDeps
 from tamaru.accounts.v1 import accounts_pb2, ledger_pb2
 from tamaru.earn.v1 import earn_pb2, events_pb2
@@ -211,8 +211,11 @@ async def store_purchase(
     msg: p.Purchase,
     scored: Scored,
     credits: dict[str, dict[str, object]],
+    *,
+    recorded: list[tuple[PurchaseRow, EarnResult, int]] | None = None,
 ) -> earn_pb2.RecordPurchaseResponse:
-    """The credited purchase: its row, its announcement, the offer it used and those it earns."""
+    """The credited purchase: its row, its announcement, the offer it used and those it earns.
+    A batch passes `recorded` to announce its purchases together (`announce_purchases`)."""
     account_id, purchase = scored.member.account_id, scored.purchase
     row = PurchaseRow(
         program_id=program_id,
@@ -236,12 +239,16 @@ async def store_purchase(
         offer_issue_id=msg.offer_issue_id,
     )
     uow.session.add(row)
-    await announce_purchase(uow, row, scored.result, scored.rules.generation)
+    announcement = (row, scored.result, scored.rules.generation)
+    if recorded is None:
+        await announce_purchases(uow, program_id, [announcement])
+    else:
+        recorded.append(announcement)
     if scored.offer is not None:
         scored.offer.used_at = datetime.now(UTC)
         scored.offer.used_by_event = msg.purchase_id
     issued = await issue_offers(uow, program_id, account_id, msg.purchase_id, scored)
-    await uow.session.flush()
+    # No flush here: the commit writes the row, and a batch's rows go as one INSERT.
     return earn_pb2.RecordPurchaseResponse(
         purchase_id=msg.purchase_id,
         account_id=account_id,
