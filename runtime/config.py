@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         description="How long start-up waits for the program config replay before serving.",
     )
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="uvloop",
+        description="The service's event loop: uvloop (libuv, less CPU per request) or the "
+        "standard library's (for debugging, or where uvloop is not installed).",
+    )
 
     @field_validator("database_url")
     @classmethod

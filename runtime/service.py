@@ -23,6 +23,7 @@ from nats.js import JetStreamContext
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from runtime import event_loop
 from runtime.auth import KeyRing
 from runtime.config import Settings, TelemetryMode, load_settings
 from runtime.db import driver, migrations
@@ -324,7 +325,7 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> in
         )
         return 0
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(serve(definition, settings))
+        return event_loop.run(serve(definition, settings), settings.event_loop)
     return 0
 
 
