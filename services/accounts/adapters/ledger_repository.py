@@ -26,7 +26,7 @@ from services.accounts.adapters.orm import (
     PostingRow,
     TransactionRow,
 )
-from services.accounts.domain.balances import Balance
+from services.accounts.domain.balances import Balance, balance_from_groups
 from services.accounts.domain.model import (
     Account,
     AccountRef,
@@ -69,6 +69,12 @@ _LIVE_GROUPS = (
     "SELECT kind, expires_at, sum(remaining) AS amount FROM lots "
     "WHERE program_id = %(program_id)s AND account_id = %(account_id)s AND remaining > 0 "
     "AND (expires_at IS NULL OR expires_at > %(now)s) GROUP BY kind, expires_at"
+)
+# The same for many accounts at once (a group-committed batch of credits).
+_LIVE_GROUPS_MANY = (
+    "SELECT account_id, kind, expires_at, sum(remaining) AS amount FROM lots "
+    "WHERE program_id = %(program_id)s AND account_id = ANY(%(ids)b) AND remaining > 0 "
+    "AND (expires_at IS NULL OR expires_at > %(now)s) GROUP BY account_id, kind, expires_at"
 )
 # The account's cached held/deficit and its lot groups in one round trip (no lots: one row
 # with NULL groups; no account: no row).
@@ -172,23 +178,19 @@ class LedgerRepository:
                 raise _no_account(account_id)
             held, deficit = rows[0][0], rows[0][1]
             groups = [row[2:] for row in rows if row[2] is not None]
-        by_kind: dict[str, int] = {}
-        next_at: datetime | None = None
-        next_amount = 0
-        for kind, expires_at, amount in groups:
-            by_kind[kind] = by_kind.get(kind, 0) + int(amount)
-            if expires_at is not None and (next_at is None or expires_at < next_at):
-                next_at, next_amount = expires_at, int(amount)
-            elif expires_at is not None and expires_at == next_at:
-                next_amount += int(amount)
-        return Balance(
-            available=sum(by_kind.values()) - deficit,
-            held=held,
-            by_kind=dict(sorted(by_kind.items())),
-            next_expiry_at=next_at,
-            next_expiry_amount=next_amount,
-            deficit=deficit,
-        )
+        return _balance_of(groups, held, deficit)
+
+    async def balances(self, accounts: Sequence[Account], now: datetime) -> dict[str, Balance]:
+        """`balance` of many accounts the caller already knows (a batch plan's results), in
+        one statement."""
+        params = {"program_id": self.program_id, "ids": [a.account_id for a in accounts]}
+        rows = await fetch_all(self.session, _LIVE_GROUPS_MANY, {**params, "now": now})
+        groups: dict[str, list[Any]] = {a.account_id: [] for a in accounts}
+        for row in rows:
+            groups[row[0]].append(row[1:])
+        return {
+            a.account_id: _balance_of(groups[a.account_id], a.held, a.deficit) for a in accounts
+        }
 
     async def get_account(self, account_id: str) -> Account:
         rows = await fetch_all(
@@ -340,3 +342,10 @@ class LedgerRepository:
                 .where(TransactionRow.tx_id == tx.tx_id)
                 .values(reversed_amount=tx.reversed_amount)
             )
+
+
+def _balance_of(groups: Iterable[Sequence[Any]], held: int, deficit: int) -> Balance:
+    """A balance from its live lot groups as SQL returns them: the sums come as numeric."""
+    return balance_from_groups(
+        ((kind, expires_at, int(amount)) for kind, expires_at, amount in groups), held, deficit
+    )

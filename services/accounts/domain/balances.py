@@ -37,20 +37,26 @@ def balance_of(
     """Computed from the lots, so due lots the sweeper has not reached yet no longer count
     (the account row's cached `available` still includes them until the sweep)."""
     check_aware(now, "now")
+    held = sum(h.amount for h in holds if h.status is HoldStatus.OPEN)
+    groups = ((lot.kind, lot.expires_at, lot.remaining) for lot in lots if lot.is_spendable(now))
+    return balance_from_groups(groups, held, deficit)
+
+
+def balance_from_groups(
+    groups: Iterable[tuple[str, datetime | None, int]], held: int, deficit: int
+) -> Balance:
+    """A balance from its spendable lots, or groups of them: (kind, expiry moment, amount)."""
     by_kind: dict[str, int] = defaultdict(int)
     next_at: datetime | None = None
     next_amount = 0
-    for lot in lots:
-        if not lot.is_spendable(now):
+    for kind, expires_at, amount in groups:
+        by_kind[kind] += amount
+        if expires_at is None:
             continue
-        by_kind[lot.kind] += lot.remaining
-        if lot.expires_at is None:
-            continue
-        if next_at is None or lot.expires_at < next_at:
-            next_at, next_amount = lot.expires_at, lot.remaining
-        elif lot.expires_at == next_at:
-            next_amount += lot.remaining
-    held = sum(h.amount for h in holds if h.status is HoldStatus.OPEN)
+        if next_at is None or expires_at < next_at:
+            next_at, next_amount = expires_at, amount
+        elif expires_at == next_at:
+            next_amount += amount
     return Balance(
         available=sum(by_kind.values()) - deficit,
         held=held,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import grpc
 
 from runtime.db.unit_of_work import UnitOfWork
+from runtime.service import ServiceContext
 from services.accounts.adapters.event_mapping import to_proto
 from services.accounts.adapters.ledger_queries import history_page, page_size, verify_program
 from services.accounts.adapters.ledger_repository import LedgerRepository
@@ -17,6 +18,7 @@ from services.accounts.domain.commands import AdjustPoints
 from services.accounts.domain.model import Source, SourceType
 from services.accounts.domain.plan import LedgerPlan
 from services.accounts.entrypoints.batch_credit import check_size, credit_entries
+from services.accounts.entrypoints.grouped_credits import CreditCall, credit_group_commit
 from services.accounts.entrypoints.ledger_convert import (
     balance_proto,
     credit_command,
@@ -36,6 +38,11 @@ from tamaru.common.v1 import common_pb2
 
 
 class LedgerRpcs(RpcBase):
+    def __init__(self, ctx: ServiceContext) -> None:
+        super().__init__(ctx)
+        # Credits queued behind one in flight commit together (grouped_credits.py).
+        self.credits = credit_group_commit(ctx.uow, self.ledger)
+
     async def _balance(
         self, uow: UnitOfWork, program_id: str, account_id: str, plan: LedgerPlan | None = None
     ) -> ledger_pb2.Balance:
@@ -72,7 +79,12 @@ class LedgerRpcs(RpcBase):
                 balance=await self._balance(uow, program_id, account_id, plan),
             )
 
-        return await self.mutate("Credit", request, accounts_pb2.CreditResponse, work)
+        async def alone() -> accounts_pb2.CreditResponse:
+            return await self.mutate("Credit", request, accounts_pb2.CreditResponse, work)
+
+        program_id = self.caller().program_id
+        self.ctx.programs.require_open(program_id)
+        return await self.credits.submit(program_id, CreditCall(request, actor), alone)
 
     async def BatchCredit(
         self, request: accounts_pb2.BatchCreditRequest, context: grpc.aio.ServicerContext

@@ -1,0 +1,153 @@
+"""Credit RPCs that queue behind one in flight commit as one transaction, and each still gets
+exactly the answer it would get alone: its own transaction, balance, event and stored response,
+or its usual error.
+
+To make the queue certain, the test holds the first credit's account row locked from its own
+connection: that credit waits in PostgreSQL while the others arrive and queue up behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import grpc
+from sqlalchemy import text
+
+from runtime.service import ServiceApp
+from tamaru.accounts.v1 import accounts_pb2, ledger_pb2, members_pb2
+from tests.accounts.conftest import Accounts
+from tests.accounts.members_support import outbox_events
+
+ADMIN = ledger_pb2.Source(type=ledger_pb2.SOURCE_TYPE_ADMIN)
+
+
+def credit_request(account_id: str, amount: int, key: str | None = None) -> Any:
+    return accounts_pb2.CreditRequest(
+        idempotency_key=str(uuid.uuid4()) if key is None else key,
+        member=members_pb2.MemberSelector(account_id=account_id),
+        amount=amount,
+        source=ADMIN,
+    )
+
+
+@asynccontextmanager
+async def account_locked(app: ServiceApp, account_id: str) -> AsyncIterator[None]:
+    assert app.ctx is not None
+    async with app.ctx.uow() as uow:
+        await uow.session.execute(
+            text("SELECT 1 FROM point_accounts WHERE account_id = :a FOR UPDATE"),
+            {"a": account_id},
+        )
+        yield
+
+
+async def queued_behind_a_locked_credit(
+    app: ServiceApp, accounts: Accounts, first: str, calls: list[Awaitable[Any]]
+) -> tuple[Any, list[Any]]:
+    """Run `calls` while a credit to `first` waits on its row lock: they queue behind it and
+    run as one batch once it commits. Each outcome is a reply or an AioRpcError."""
+
+    async def outcome(call: Awaitable[Any]) -> Any:
+        try:
+            return await call
+        except grpc.aio.AioRpcError as err:
+            return err
+
+    async with account_locked(app, first):
+        leader = asyncio.create_task(accounts.credit(first, 1))
+        await asyncio.sleep(0.2)  # it is in flight, waiting on the lock
+        followers = [asyncio.create_task(outcome(call)) for call in calls]
+        await asyncio.sleep(0.3)  # they have all arrived and queued
+    return await leader, list(await asyncio.gather(*followers))
+
+
+async def commits(app: ServiceApp, program_id: str) -> int:
+    """How many database transactions wrote the program's ledger transactions (rows inserted
+    by one transaction share its xmin)."""
+    assert app.ctx is not None
+    async with app.ctx.uow() as uow:
+        found = await uow.session.scalar(
+            text(
+                "SELECT count(DISTINCT xmin::text) FROM ledger_transactions WHERE program_id = :p"
+            ),
+            {"p": program_id},
+        )
+    return int(found or 0)
+
+
+async def test_queued_credits_commit_together_and_each_gets_its_own_answer(
+    accounts_app: ServiceApp, accounts: Accounts
+) -> None:
+    first = await accounts.enrol()
+    members = [await accounts.enrol() for _ in range(12)]
+    requests = [credit_request(m, 100 + i) for i, m in enumerate(members)]
+
+    _, replies = await queued_behind_a_locked_credit(
+        accounts_app, accounts, first, [accounts.call("Credit", r) for r in requests]
+    )
+
+    program_id = accounts.program.program_id
+    assert await commits(accounts_app, program_id) == 2  # the first alone, then the 12 at once
+    assert len({r.result.transaction_id for r in replies}) == 12
+    for member, request, reply in zip(members, requests, replies, strict=True):
+        assert reply.result.account_id == member
+        assert reply.balance.available == request.amount
+        assert (await accounts.balance(member)).available == request.amount
+        # A retry takes the usual path and replays the response the batch stored.
+        assert await accounts.call("Credit", request) == reply
+    credited = await outbox_events(accounts_app, program_id, "points_credited")
+    assert sorted(e.amount for e in credited) == [1] + [r.amount for r in requests]
+    verified = await accounts.verify()
+    assert verified.consistent, verified.problems
+
+
+async def test_bad_or_repeated_credits_in_a_batch_answer_as_they_would_alone(
+    accounts_app: ServiceApp, accounts: Accounts
+) -> None:
+    first, good, twice, other = [await accounts.enrol() for _ in range(4)]
+    answered_before = credit_request(other, 7)
+    before = await accounts.call("Credit", answered_before)
+    shared_key = credit_request(good, 5)
+    reused_key = credit_request(other, 9, key=shared_key.idempotency_key)
+
+    _, replies = await queued_behind_a_locked_credit(
+        accounts_app,
+        accounts,
+        first,
+        [
+            accounts.call("Credit", shared_key),
+            accounts.call("Credit", shared_key),  # a retry racing the original
+            accounts.call("Credit", reused_key),  # the key again, for another credit
+            accounts.call("Credit", credit_request(twice, 10)),
+            accounts.call("Credit", credit_request(twice, 20)),  # the same account again
+            accounts.call("Credit", credit_request(str(uuid.uuid4()), 10)),  # no such member
+            accounts.call("Credit", credit_request(good, 0)),  # no points
+            accounts.call("Credit", credit_request(good, 3, key="")),  # no key
+            accounts.call("Credit", answered_before),  # a retry of an earlier credit
+        ],
+    )
+    original, retry, reused, once, again, unknown, zero, keyless, replayed = replies
+
+    assert retry == original
+    assert original.balance.available == 5
+    assert reused.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "idempotency_key" in (reused.details() or "")
+    assert sorted([once.balance.available, again.balance.available]) == [10, 30]
+    assert unknown.code() == grpc.StatusCode.NOT_FOUND
+    assert zero.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert keyless.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "idempotency_key is required" in (keyless.details() or "")
+    assert replayed == before
+
+    assert (await accounts.balance(good)).available == 5
+    assert (await accounts.balance(twice)).available == 30
+    assert (await accounts.balance(other)).available == 7
+    program_id = accounts.program.program_id
+    credited = await outbox_events(accounts_app, program_id, "points_credited")
+    assert sorted(e.amount for e in credited) == [1, 5, 7, 10, 20]
+    verified = await accounts.verify()
+    assert verified.consistent, verified.problems
