@@ -1,6 +1,6 @@
-"""Credit RPCs that queue behind one in flight commit as one transaction, and each still gets
-exactly the answer it would get alone: its own transaction, balance, event and stored response,
-or its usual error.
+"""Credits (RPCs, or NATS commands from earn) that queue behind one in flight commit as one
+transaction, and each still gets exactly the answer it would get alone: its own transaction,
+balance, event and stored response, or its usual error.
 
 To make the queue certain, the test holds the first credit's account row locked from its own
 connection: that credit waits in PostgreSQL while the others arrive and queue up behind it.
@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
+from nats.aio.client import Client
 from sqlalchemy import text
 
+from runtime.errors import InvalidArgument, NotFound, TamaruError
+from runtime.messaging.commands import CommandClient
 from runtime.service import ServiceApp
 from tamaru.accounts.v1 import accounts_pb2, ledger_pb2, members_pb2
+from tamaru.accounts.v1 import commands_pb2 as c
 from tests.accounts.conftest import Accounts
 from tests.accounts.members_support import outbox_events
 
@@ -46,19 +50,25 @@ async def account_locked(app: ServiceApp, account_id: str) -> AsyncIterator[None
 
 
 async def queued_behind_a_locked_credit(
-    app: ServiceApp, accounts: Accounts, first: str, calls: list[Awaitable[Any]]
+    app: ServiceApp,
+    accounts: Accounts,
+    first: str,
+    calls: list[Awaitable[Any]],
+    credit_first: Callable[[], Awaitable[Any]] | None = None,
 ) -> tuple[Any, list[Any]]:
-    """Run `calls` while a credit to `first` waits on its row lock: they queue behind it and
-    run as one batch once it commits. Each outcome is a reply or an AioRpcError."""
+    """Run `calls` while a credit to `first` (an RPC, or `credit_first()`) waits on its row
+    lock: they queue behind it and run as one batch once it commits. Each outcome is a reply,
+    an AioRpcError or the TamaruError a command raised."""
 
     async def outcome(call: Awaitable[Any]) -> Any:
         try:
             return await call
-        except grpc.aio.AioRpcError as err:
+        except (grpc.aio.AioRpcError, TamaruError) as err:
             return err
 
     async with account_locked(app, first):
-        leader = asyncio.create_task(accounts.credit(first, 1))
+        leading = credit_first() if credit_first else accounts.credit(first, 1)
+        leader: asyncio.Future[Any] = asyncio.ensure_future(leading)
         await asyncio.sleep(0.2)  # it is in flight, waiting on the lock
         followers = [asyncio.create_task(outcome(call)) for call in calls]
         await asyncio.sleep(0.3)  # they have all arrived and queued
@@ -149,5 +159,59 @@ async def test_bad_or_repeated_credits_in_a_batch_answer_as_they_would_alone(
     program_id = accounts.program.program_id
     credited = await outbox_events(accounts_app, program_id, "points_credited")
     assert sorted(e.amount for e in credited) == [1, 5, 7, 10, 20]
+    verified = await accounts.verify()
+    assert verified.consistent, verified.problems
+
+
+async def test_queued_credit_commands_commit_together_and_each_gets_its_own_answer(
+    accounts_app: ServiceApp, accounts: Accounts, admin_nc: Client
+) -> None:
+    client = CommandClient(admin_nc)
+    program_id = accounts.program.program_id
+
+    def credit_command(account_id: str, amount: int, key: str) -> Awaitable[Any]:
+        request = c.LedgerCommandServiceCreditRequest(
+            member=members_pb2.MemberSelector(account_id=account_id),
+            amount=amount,
+            source=ADMIN,
+            reason="purchase",
+            actor="earn:test",
+        )
+        return client.call(
+            "accounts",
+            "Credit",
+            request,
+            c.LedgerCommandServiceCreditResponse,
+            program_id=program_id,
+            idempotency_key=key,
+        )
+
+    first = await accounts.enrol()
+    members = [await accounts.enrol() for _ in range(6)]
+    keys = [str(uuid.uuid4()) for _ in members]
+    _, replies = await queued_behind_a_locked_credit(
+        accounts_app,
+        accounts,
+        first,
+        [credit_command(m, 100 + i, k) for i, (m, k) in enumerate(zip(members, keys, strict=True))]
+        + [
+            credit_command(str(uuid.uuid4()), 10, str(uuid.uuid4())),  # no such member
+            credit_command(members[0], 999, keys[0]),  # the key again, for another credit
+        ],
+        credit_first=lambda: credit_command(first, 1, str(uuid.uuid4())),
+    )
+    *credited, unknown, reused = replies
+
+    assert await commits(accounts_app, program_id) == 2  # the first alone, then the 6 at once
+    for i, (member, reply) in enumerate(zip(members, credited, strict=True)):
+        assert reply.result.account_id == member
+        assert reply.available == 100 + i
+        assert (await accounts.balance(member)).available == 100 + i
+        # A retry takes the usual path and replays the response the batch stored.
+        assert await credit_command(member, 100 + i, keys[i]) == reply
+    assert isinstance(unknown, NotFound)
+    assert isinstance(reused, InvalidArgument)
+    events = await outbox_events(accounts_app, program_id, "points_credited")
+    assert sorted(e.amount for e in events) == [1] + [100 + i for i in range(6)]
     verified = await accounts.verify()
     assert verified.consistent, verified.problems

@@ -1,4 +1,6 @@
-"""Credit RPCs that arrive together, committed together (see runtime/group_commit.py).
+"""Credits that arrive together, committed together (see runtime/group_commit.py): the
+Credit RPC and the Credit NATS command (earn's purchases and grants), each with its own
+idempotency scope and reply.
 
 Under load, the Credit requests of one program that queue behind the one in flight are run as
 one transaction: one key reservation, one account lock, one plan write and one balance read for
@@ -14,10 +16,12 @@ in the same transaction, so their usual path reserves them afresh.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeAlias
+from typing import Generic, TypeVar
+
+from google.protobuf.message import Message
 
 from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
 from runtime.errors import TamaruError
@@ -34,43 +38,63 @@ from services.accounts.entrypoints.ledger_convert import (
 )
 from services.accounts.service_layer.ledger import Ledger
 from tamaru.accounts.v1 import accounts_pb2
+from tamaru.accounts.v1 import commands_pb2 as c
 
-SCOPE = "accounts.Credit"  # the usual path's scope: either path replays the other's response
+R = TypeVar("R", bound=Message)
 
-CreditOutcome: TypeAlias = Outcome[accounts_pb2.CreditResponse]
+# The credit requests: the RPC's and the command's carry the same credit fields.
+CreditRequest = accounts_pb2.CreditRequest | c.LedgerCommandServiceCreditRequest
+Accepted = list[tuple[int, Credit]]  # (index of the call, its ledger command)
 
 
 @dataclass(frozen=True, slots=True)
 class CreditCall:
-    request: accounts_pb2.CreditRequest
-    actor: str  # the caller's API key id
+    request: CreditRequest
+    actor: str  # who credits: the caller's API key id, or the command's actor
+    key: str  # the idempotency key the usual path uses
+
+
+@dataclass(frozen=True)
+class CreditReplies(Generic[R]):
+    """How one entry point answers a credit: its idempotency scope (the usual path's, so either
+    path replays the other's response), its response type and how a batch builds them."""
+
+    scope: str
+    response_type: type[R]
+    build: Callable[[UnitOfWork, str, LedgerPlan, Accepted], Awaitable[dict[int, R]]]
 
 
 def credit_group_commit(
-    uow_factory: Callable[[], UnitOfWork], ledger_for: Callable[[str], Ledger]
-) -> GroupCommit[CreditCall, accounts_pb2.CreditResponse]:
-    async def run_batch(group: object, calls: Sequence[CreditCall]) -> list[CreditOutcome]:
+    uow_factory: Callable[[], UnitOfWork],
+    ledger_for: Callable[[str], Ledger],
+    replies: CreditReplies[R],
+) -> GroupCommit[CreditCall, R]:
+    async def run_batch(group: object, calls: Sequence[CreditCall]) -> list[Outcome[R]]:
         program_id = str(group)
         ledger = ledger_for(program_id)
         return await run_in_transaction(
-            uow_factory, lambda uow: credit_calls(uow, ledger, program_id, calls)
+            uow_factory, lambda uow: credit_calls(uow, ledger, program_id, calls, replies)
         )
 
     return GroupCommit(run_batch)
 
 
 async def credit_calls(
-    uow: UnitOfWork, ledger: Ledger, program_id: str, calls: Sequence[CreditCall]
-) -> list[CreditOutcome]:
+    uow: UnitOfWork,
+    ledger: Ledger,
+    program_id: str,
+    calls: Sequence[CreditCall],
+    replies: CreditReplies[R],
+) -> list[Outcome[R]]:
     """One outcome per call, in order: its response, or SOLO."""
-    outcomes: list[CreditOutcome] = [SOLO] * len(calls)
+    outcomes: list[Outcome[R]] = [SOLO] * len(calls)
     by_key: dict[str, int] = {}
     for index, call in enumerate(calls):
-        key = call.request.idempotency_key
-        if key and len(key) <= MAX_KEY_LENGTH and key not in by_key:
-            by_key[key] = index
+        if call.key and len(call.key) <= MAX_KEY_LENGTH and call.key not in by_key:
+            by_key[call.key] = index
+    scope = replies.scope
     earlier = await begin_many(
-        uow.session, program_id, SCOPE, {k: calls[i].request for k, i in by_key.items()}
+        uow.session, program_id, scope, {k: calls[i].request for k, i in by_key.items()}
     )
     fresh: list[int] = []
     for key, index in by_key.items():
@@ -78,25 +102,25 @@ async def credit_calls(
             continue
         prior = earlier[key]
         if isinstance(prior, bytes):  # a retry of a request already answered
-            outcomes[index] = accounts_pb2.CreditResponse.FromString(prior)
+            outcomes[index] = replies.response_type.FromString(prior)
         elif prior is None:
             fresh.append(index)
     cmds = await _commands(uow, program_id, calls, fresh)
-    responses: dict[int, accounts_pb2.CreditResponse] = {}
+    responses: dict[int, R] = {}
     if cmds:
         batch = await ledger.batch_credit(uow, [cmd for _, cmd in cmds])
         accepted = [cmds[i] for i in batch.accepted]
-        responses = await _responses(uow, program_id, batch.plan, accepted)
+        responses = await replies.build(uow, program_id, batch.plan, accepted)
     for index, response in responses.items():
         outcomes[index] = response
     await finish_many(
         uow.session,
         program_id,
-        SCOPE,
-        {calls[i].request.idempotency_key: response for i, response in responses.items()},
+        scope,
+        {calls[i].key: response for i, response in responses.items()},
     )
-    given_back = [calls[i].request.idempotency_key for i in fresh if i not in responses]
-    await forget_many(uow.session, program_id, SCOPE, given_back)
+    given_back = [calls[i].key for i in fresh if i not in responses]
+    await forget_many(uow.session, program_id, scope, given_back)
     return outcomes
 
 
@@ -120,7 +144,7 @@ async def _commands(
         if isinstance(account_id, TamaruError) or account_id in accounts:
             continue
         try:
-            cmd = credit_command(call.request, account_id, call.actor, call.request.idempotency_key)
+            cmd = credit_command(call.request, account_id, call.actor, call.key)
         except TamaruError:
             continue
         accounts.add(account_id)
@@ -128,24 +152,45 @@ async def _commands(
     return cmds
 
 
-async def _responses(
-    uow: UnitOfWork, program_id: str, plan: LedgerPlan, accepted: list[tuple[int, Credit]]
-) -> dict[int, accounts_pb2.CreditResponse]:
-    """Each accepted call's response: its transaction, lot and balance after it."""
-    repo = LedgerRepository(uow.session, program_id)
-    balances = await repo.balances(plan.account_updates, datetime.now(UTC))
+def _results(
+    plan: LedgerPlan, accepted: Accepted
+) -> list[tuple[int, str, accounts_pb2.CreditResult]]:
+    """(call index, account id, credit result) of each accepted call, from the batch's plan."""
     lots = {lot.source_tx_id: lot for lot in plan.new_lots}
-    responses: dict[int, accounts_pb2.CreditResponse] = {}
+    results = []
     for (index, cmd), tx, event in zip(accepted, plan.transactions, plan.events, strict=True):
         lot = lots[tx.tx_id]
-        responses[index] = accounts_pb2.CreditResponse(
-            result=credit_result(
-                tx.tx_id,
-                cmd.account_id,
-                lot.lot_id,
-                lot.expires_at,
-                getattr(event, "deficit_repaid", 0),
-            ),
-            balance=balance_proto(balances[cmd.account_id]),
-        )
-    return responses
+        repaid = getattr(event, "deficit_repaid", 0)
+        result = credit_result(tx.tx_id, cmd.account_id, lot.lot_id, lot.expires_at, repaid)
+        results.append((index, cmd.account_id, result))
+    return results
+
+
+async def _rpc_responses(
+    uow: UnitOfWork, program_id: str, plan: LedgerPlan, accepted: Accepted
+) -> dict[int, accounts_pb2.CreditResponse]:
+    """Each accepted RPC's response: its transaction, lot and balance after it."""
+    repo = LedgerRepository(uow.session, program_id)
+    balances = await repo.balances(plan.account_updates, datetime.now(UTC))
+    return {
+        index: accounts_pb2.CreditResponse(result=result, balance=balance_proto(balances[account]))
+        for index, account, result in _results(plan, accepted)
+    }
+
+
+async def _command_responses(
+    uow: UnitOfWork, program_id: str, plan: LedgerPlan, accepted: Accepted
+) -> dict[int, c.LedgerCommandServiceCreditResponse]:
+    """Each accepted command's response: its transaction, lot and available balance after it
+    (from the plan's account updates: no read)."""
+    available = {update.account_id: update.available for update in plan.account_updates}
+    return {
+        index: c.LedgerCommandServiceCreditResponse(result=result, available=available[account])
+        for index, account, result in _results(plan, accepted)
+    }
+
+
+RPC_REPLIES = CreditReplies("accounts.Credit", accounts_pb2.CreditResponse, _rpc_responses)
+COMMAND_REPLIES = CreditReplies(
+    "accounts.cmd.Credit", c.LedgerCommandServiceCreditResponse, _command_responses
+)

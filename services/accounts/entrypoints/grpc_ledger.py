@@ -18,7 +18,11 @@ from services.accounts.domain.commands import AdjustPoints
 from services.accounts.domain.model import Source, SourceType
 from services.accounts.domain.plan import LedgerPlan
 from services.accounts.entrypoints.batch_credit import check_size, credit_entries
-from services.accounts.entrypoints.grouped_credits import CreditCall, credit_group_commit
+from services.accounts.entrypoints.grouped_credits import (
+    RPC_REPLIES,
+    CreditCall,
+    credit_group_commit,
+)
 from services.accounts.entrypoints.ledger_convert import (
     balance_proto,
     credit_command,
@@ -41,7 +45,7 @@ class LedgerRpcs(RpcBase):
     def __init__(self, ctx: ServiceContext) -> None:
         super().__init__(ctx)
         # Credits queued behind one in flight commit together (grouped_credits.py).
-        self.credits = credit_group_commit(ctx.uow, self.ledger)
+        self.credits = credit_group_commit(ctx.uow, self.ledger, RPC_REPLIES)
 
     async def _balance(
         self, uow: UnitOfWork, program_id: str, account_id: str, plan: LedgerPlan | None = None
@@ -84,7 +88,8 @@ class LedgerRpcs(RpcBase):
 
         program_id = self.caller().program_id
         self.ctx.programs.require_open(program_id)
-        return await self.credits.submit(program_id, CreditCall(request, actor), alone)
+        call = CreditCall(request, actor, request.idempotency_key)
+        return await self.credits.submit(program_id, call, alone)
 
     async def BatchCredit(
         self, request: accounts_pb2.BatchCreditRequest, context: grpc.aio.ServicerContext

@@ -33,6 +33,11 @@ from services.accounts.domain.commands import (
 )
 from services.accounts.domain.model import Hold
 from services.accounts.entrypoints.batch_credit import check_size, credit_entries
+from services.accounts.entrypoints.grouped_credits import (
+    COMMAND_REPLIES,
+    CreditCall,
+    credit_group_commit,
+)
 from services.accounts.entrypoints.ledger_convert import (
     credit_command,
     credit_result,
@@ -75,6 +80,8 @@ def hold_proto(hold: Hold) -> ledger_pb2.Hold:
 class LedgerCommands:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        # Credits queued behind one in flight commit together (grouped_credits.py).
+        self.credits = credit_group_commit(ctx.uow, self._ledger, COMMAND_REPLIES)
 
     def register(self, server: CommandServer) -> None:
         for method, request_type in (
@@ -126,10 +133,12 @@ class LedgerCommands:
     async def Credit(
         self, cmd: CommandContext, r: c.LedgerCommandServiceCreditRequest
     ) -> c.LedgerCommandServiceCreditResponse:
+        key = cmd.idempotency_key or r.idempotency_key
+
         async def work(uow: UnitOfWork, program: str) -> c.LedgerCommandServiceCreditResponse:
             account_id = await resolve_account_id(uow.session, program, r.member)
             plan = await self._ledger(program).credit(
-                uow, credit_command(r, account_id, r.actor, cmd.idempotency_key)
+                uow, credit_command(r, account_id, r.actor, key)
             )
             lot = plan.new_lots[0]
             return c.LedgerCommandServiceCreditResponse(
@@ -143,7 +152,12 @@ class LedgerCommands:
                 available=plan.account_updates[0].available,
             )
 
-        return await self._run(cmd, r, "Credit", c.LedgerCommandServiceCreditResponse, work)
+        async def alone() -> c.LedgerCommandServiceCreditResponse:
+            return await self._run(cmd, r, "Credit", c.LedgerCommandServiceCreditResponse, work)
+
+        program_id = self._program(cmd, r)
+        self.ctx.programs.require_open(program_id)
+        return await self.credits.submit(program_id, CreditCall(r, r.actor, key), alone)
 
     async def Debit(
         self, cmd: CommandContext, r: c.LedgerCommandServiceDebitRequest
