@@ -1,29 +1,25 @@
 """Credits (RPCs, or NATS commands from earn) that queue behind one in flight commit as one
 transaction, and each still gets exactly the answer it would get alone: its own transaction,
-balance, event and stored response, or its usual error.
-
-To make the queue certain, the test holds the first credit's account row locked from its own
-connection: that credit waits in PostgreSQL while the others arrive and queue up behind it.
+balance, event and stored response, or its usual error (see group_commit_support.py for how
+the queue is made certain).
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable
 from typing import Any
 
 import grpc
 from nats.aio.client import Client
-from sqlalchemy import text
 
-from runtime.errors import InvalidArgument, NotFound, TamaruError
+from runtime.errors import InvalidArgument, NotFound
 from runtime.messaging.commands import CommandClient
 from runtime.service import ServiceApp
 from tamaru.accounts.v1 import accounts_pb2, ledger_pb2, members_pb2
 from tamaru.accounts.v1 import commands_pb2 as c
 from tests.accounts.conftest import Accounts
+from tests.accounts.group_commit_support import commits, queued_behind_a_locked_credit
 from tests.accounts.members_support import outbox_events
 
 ADMIN = ledger_pb2.Source(type=ledger_pb2.SOURCE_TYPE_ADMIN)
@@ -36,57 +32,6 @@ def credit_request(account_id: str, amount: int, key: str | None = None) -> Any:
         amount=amount,
         source=ADMIN,
     )
-
-
-@asynccontextmanager
-async def account_locked(app: ServiceApp, account_id: str) -> AsyncIterator[None]:
-    assert app.ctx is not None
-    async with app.ctx.uow() as uow:
-        await uow.session.execute(
-            text("SELECT 1 FROM point_accounts WHERE account_id = :a FOR UPDATE"),
-            {"a": account_id},
-        )
-        yield
-
-
-async def queued_behind_a_locked_credit(
-    app: ServiceApp,
-    accounts: Accounts,
-    first: str,
-    calls: list[Awaitable[Any]],
-    credit_first: Callable[[], Awaitable[Any]] | None = None,
-) -> tuple[Any, list[Any]]:
-    """Run `calls` while a credit to `first` (an RPC, or `credit_first()`) waits on its row
-    lock: they queue behind it and run as one batch once it commits. Each outcome is a reply,
-    an AioRpcError or the TamaruError a command raised."""
-
-    async def outcome(call: Awaitable[Any]) -> Any:
-        try:
-            return await call
-        except (grpc.aio.AioRpcError, TamaruError) as err:
-            return err
-
-    async with account_locked(app, first):
-        leading = credit_first() if credit_first else accounts.credit(first, 1)
-        leader: asyncio.Future[Any] = asyncio.ensure_future(leading)
-        await asyncio.sleep(0.2)  # it is in flight, waiting on the lock
-        followers = [asyncio.create_task(outcome(call)) for call in calls]
-        await asyncio.sleep(0.3)  # they have all arrived and queued
-    return await leader, list(await asyncio.gather(*followers))
-
-
-async def commits(app: ServiceApp, program_id: str) -> int:
-    """How many database transactions wrote the program's ledger transactions (rows inserted
-    by one transaction share its xmin)."""
-    assert app.ctx is not None
-    async with app.ctx.uow() as uow:
-        found = await uow.session.scalar(
-            text(
-                "SELECT count(DISTINCT xmin::text) FROM ledger_transactions WHERE program_id = :p"
-            ),
-            {"p": program_id},
-        )
-    return int(found or 0)
 
 
 async def test_queued_credits_commit_together_and_each_gets_its_own_answer(

@@ -33,6 +33,12 @@ from services.accounts.domain.commands import (
 )
 from services.accounts.domain.model import Hold
 from services.accounts.entrypoints.batch_credit import check_size, credit_entries
+from services.accounts.entrypoints.grouped_batch_credits import (
+    GROUPABLE_ENTRIES,
+    BatchCreditCall,
+    BatchGroup,
+    batch_credit_group_commit,
+)
 from services.accounts.entrypoints.grouped_credits import (
     COMMAND_REPLIES,
     CreditCall,
@@ -80,8 +86,10 @@ def hold_proto(hold: Hold) -> ledger_pb2.Hold:
 class LedgerCommands:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        # Credits queued behind one in flight commit together (grouped_credits.py).
+        # Credits queued behind one in flight commit together (grouped_credits.py,
+        # grouped_batch_credits.py).
         self.credits = credit_group_commit(ctx.uow, self._ledger, COMMAND_REPLIES)
+        self.batch_credits = batch_credit_group_commit(ctx.uow, self._ledger)
 
     def register(self, server: CommandServer) -> None:
         for method, request_type in (
@@ -334,7 +342,13 @@ class LedgerCommands:
                 credited=batch.credited, rejected=batch.rejected, results=batch.results
             )
 
-        return await run_in_transaction(self.ctx.uow, work)
+        async def alone() -> c.LedgerCommandServiceBatchCreditResponse:
+            return await run_in_transaction(self.ctx.uow, work)
+
+        if len(r.entries) > GROUPABLE_ENTRIES:
+            return await alone()
+        call = BatchCreditCall(r.entries)
+        return await self.batch_credits.submit(BatchGroup(program, r.actor), call, alone)
 
     async def ListGroupMembers(
         self, cmd: CommandContext, r: c.LedgerCommandServiceListGroupMembersRequest

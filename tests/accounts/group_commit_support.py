@@ -1,0 +1,60 @@
+"""Making credits queue behind one in flight, for the group commit tests.
+
+The test holds the first credit's account row locked from its own connection: that credit
+waits in PostgreSQL while the others arrive and queue up behind it, and they run as one batch
+once it commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from sqlalchemy import text
+
+from runtime.errors import TamaruError
+from runtime.service import ServiceApp
+from tests.accounts.conftest import Accounts
+from tests.support.locks import account_locked
+
+
+async def queued_behind_a_locked_credit(
+    app: ServiceApp,
+    accounts: Accounts,
+    first: str,
+    calls: list[Awaitable[Any]],
+    credit_first: Callable[[], Awaitable[Any]] | None = None,
+) -> tuple[Any, list[Any]]:
+    """Run `calls` while a credit to `first` (an RPC, or `credit_first()`) waits on its row
+    lock: they queue behind it and run as one batch once it commits. Each outcome is a reply,
+    an AioRpcError or the TamaruError a command raised."""
+
+    async def outcome(call: Awaitable[Any]) -> Any:
+        try:
+            return await call
+        except (grpc.aio.AioRpcError, TamaruError) as err:
+            return err
+
+    async with account_locked(app, first):
+        leading = credit_first() if credit_first else accounts.credit(first, 1)
+        leader: asyncio.Future[Any] = asyncio.ensure_future(leading)
+        await asyncio.sleep(0.2)  # it is in flight, waiting on the lock
+        followers = [asyncio.create_task(outcome(call)) for call in calls]
+        await asyncio.sleep(0.3)  # they have all arrived and queued
+    return await leader, list(await asyncio.gather(*followers))
+
+
+async def commits(app: ServiceApp, program_id: str) -> int:
+    """How many database transactions wrote the program's ledger transactions (rows inserted
+    by one transaction share its xmin)."""
+    assert app.ctx is not None
+    async with app.ctx.uow() as uow:
+        found = await uow.session.scalar(
+            text(
+                "SELECT count(DISTINCT xmin::text) FROM ledger_transactions WHERE program_id = :p"
+            ),
+            {"p": program_id},
+        )
+    return int(found or 0)
