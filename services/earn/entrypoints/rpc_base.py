@@ -13,6 +13,7 @@ from runtime.grpcserver import current_principal
 from runtime.idempotency import run_idempotent
 from runtime.service import ServiceContext
 from services.earn.adapters.messages import event_id
+from services.earn.entrypoints.grouped_purchases import PurchaseGroup, purchase_group_commit
 from services.earn.service_layer import purchases
 from services.earn.service_layer.deps import EarnDeps
 from tamaru.earn.v1 import earn_pb2
@@ -25,6 +26,8 @@ class RpcBase:
     def __init__(self, ctx: ServiceContext, deps: EarnDeps) -> None:
         self.ctx = ctx
         self.deps = deps
+        # Purchases queued behind one in flight are recorded together (grouped_purchases.py).
+        self.purchases = purchase_group_commit(ctx.uow, deps)
 
     def caller(self) -> Principal:
         return current_principal()
@@ -61,12 +64,19 @@ class RpcBase:
     ) -> earn_pb2.RecordPurchaseResponse:
         """RecordPurchase, idempotent per purchase_id: the RPCs and the file import share it."""
         key = event_id(request.purchase.purchase_id, "purchase.purchase_id")
-        return await self.mutate(
-            "RecordPurchase",
-            key,
-            request,
-            earn_pb2.RecordPurchaseResponse,
-            lambda uow, program, actor: purchases.record_purchase(
-                uow, self.deps, program, actor, request.purchase
-            ),
-        )
+
+        async def alone() -> earn_pb2.RecordPurchaseResponse:
+            return await self.mutate(
+                "RecordPurchase",
+                key,
+                request,
+                earn_pb2.RecordPurchaseResponse,
+                lambda uow, program, actor: purchases.record_purchase(
+                    uow, self.deps, program, actor, request.purchase
+                ),
+            )
+
+        caller = self.caller()
+        self.ctx.programs.require_open(caller.program_id)
+        group = PurchaseGroup(caller.program_id, caller.key_id)
+        return await self.purchases.submit(group, request.purchase, alone)
