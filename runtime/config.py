@@ -69,6 +69,13 @@ class Settings(BaseSettings):
         description="The service's event loop: uvloop (libuv, less CPU per request) or the "
         "standard library's (for debugging, or where uvloop is not installed).",
     )
+    gc_young_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        le=1_000_000,
+        description="Allocations between young-generation garbage collections; 0 keeps "
+        "Python's defaults (700) and does not freeze the start-up heap (runtime/gc_tuning.py).",
+    )
 
     @field_validator("database_url")
     @classmethod

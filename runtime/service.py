@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from runtime import event_loop
+from runtime import event_loop, gc_tuning
 from runtime.auth import KeyRing
 from runtime.config import Settings, TelemetryMode, load_settings
 from runtime.db import driver, migrations
@@ -288,6 +288,7 @@ async def serve(definition: ServiceDefinition, settings: Settings) -> int:
     # started, so start and stop never interleave.
     install_signal_handlers(asyncio.get_running_loop(), request_stop)
     await app.start()
+    gc_tuning.freeze_startup_heap(settings.gc_young_threshold)
     stopped, failed = (
         asyncio.ensure_future(stop_requested.wait()),
         asyncio.ensure_future(app.failed.wait()),
@@ -324,6 +325,7 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> in
             definition.migrations_dir, settings.database_url, schema, args.revision
         )
         return 0
+    gc_tuning.tune(settings.gc_young_threshold)
     with contextlib.suppress(KeyboardInterrupt):
         return event_loop.run(serve(definition, settings), settings.event_loop)
     return 0
