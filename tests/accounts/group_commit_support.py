@@ -25,11 +25,11 @@ async def queued_behind_a_locked_credit(
     accounts: Accounts,
     first: str,
     calls: list[Awaitable[Any]],
-    credit_first: Callable[[], Awaitable[Any]] | None = None,
+    first_call: Callable[[], Awaitable[Any]] | None = None,
 ) -> tuple[Any, list[Any]]:
-    """Run `calls` while a credit to `first` (an RPC, or `credit_first()`) waits on its row
-    lock: they queue behind it and run as one batch once it commits. Each outcome is a reply,
-    an AioRpcError or the TamaruError a command raised."""
+    """Run `calls` while a call on `first` (a credit RPC of 1 point, or `first_call()`) waits
+    on its row lock: they queue behind it and run as one batch once it commits. Each outcome
+    is a reply, an AioRpcError or the TamaruError a command raised."""
 
     async def outcome(call: Awaitable[Any]) -> Any:
         try:
@@ -38,7 +38,7 @@ async def queued_behind_a_locked_credit(
             return err
 
     async with account_locked(app, first):
-        leading = credit_first() if credit_first else accounts.credit(first, 1)
+        leading = first_call() if first_call else accounts.credit(first, 1)
         leader: asyncio.Future[Any] = asyncio.ensure_future(leading)
         await asyncio.sleep(0.2)  # it is in flight, waiting on the lock
         followers = [asyncio.create_task(outcome(call)) for call in calls]
@@ -46,15 +46,16 @@ async def queued_behind_a_locked_credit(
     return await leader, list(await asyncio.gather(*followers))
 
 
-async def commits(app: ServiceApp, program_id: str) -> int:
-    """How many database transactions wrote the program's ledger transactions (rows inserted
-    by one transaction share its xmin)."""
+async def commits(app: ServiceApp, program_id: str, tx_type: str | None = None) -> int:
+    """How many database transactions wrote the program's ledger transactions (of `tx_type`,
+    when given): rows inserted by one transaction share its xmin."""
     assert app.ctx is not None
     async with app.ctx.uow() as uow:
         found = await uow.session.scalar(
             text(
-                "SELECT count(DISTINCT xmin::text) FROM ledger_transactions WHERE program_id = :p"
+                "SELECT count(DISTINCT xmin::text) FROM ledger_transactions "
+                "WHERE program_id = :p AND (CAST(:t AS text) IS NULL OR type = :t)"
             ),
-            {"p": program_id},
+            {"p": program_id, "t": tx_type},
         )
     return int(found or 0)

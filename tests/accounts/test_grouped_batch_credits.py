@@ -49,7 +49,7 @@ async def test_queued_small_batch_commands_merge_and_each_gets_its_own_reply(
             batch(entry(d, 30, f"{run}:d"), entry(str(uuid.uuid4()), 1, f"{run}:x")),
             batch(entry(b, 20, f"{run}:b")),  # a retry racing the original
         ],
-        credit_first=lambda: batch(entry(first, 1, f"{run}:first")),
+        first_call=lambda: batch(entry(first, 1, f"{run}:first")),
     )
     two_kinds, single, partly_refused, retry = replies
 

@@ -143,7 +143,7 @@ async def test_queued_credit_commands_commit_together_and_each_gets_its_own_answ
             credit_command(str(uuid.uuid4()), 10, str(uuid.uuid4())),  # no such member
             credit_command(members[0], 999, keys[0]),  # the key again, for another credit
         ],
-        credit_first=lambda: credit_command(first, 1, str(uuid.uuid4())),
+        first_call=lambda: credit_command(first, 1, str(uuid.uuid4())),
     )
     *credited, unknown, reused = replies
 

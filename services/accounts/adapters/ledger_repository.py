@@ -60,6 +60,11 @@ _LIVE_LOTS = (
     "source_tx_id FROM lots "
     "WHERE program_id = %(program_id)s AND account_id = %(account_id)s AND remaining > 0"
 )
+_LIVE_LOTS_MANY = (
+    "SELECT lot_id, account_id, kind, amount, remaining, earned_at, expires_at, expired_amount, "
+    "source_tx_id FROM lots "
+    "WHERE program_id = %(program_id)s AND account_id = ANY(%(ids)b) AND remaining > 0"
+)
 _GET_ACCOUNT = (
     f"SELECT {ACCOUNT_COLUMNS} FROM point_accounts "
     "WHERE program_id = %(program_id)s AND account_id = %(account_id)s"
@@ -205,6 +210,14 @@ class LedgerRepository:
             self.session, _LIVE_LOTS, {"program_id": self.program_id, "account_id": account_id}
         )
         return [Lot(*row) for row in rows]
+
+    async def live_lots_many(self, account_ids: Sequence[str]) -> dict[str, list[Lot]]:
+        """`live_lots` of many accounts in one statement (every account given has a list)."""
+        lots: dict[str, list[Lot]] = {account_id: [] for account_id in account_ids}
+        params = {"program_id": self.program_id, "ids": list(account_ids)}
+        for row in await fetch_all(self.session, _LIVE_LOTS_MANY, params):
+            lots[row[1]].append(Lot(*row))
+        return lots
 
     async def all_lots(self, account_id: str) -> list[Lot]:
         """Every lot of the account, spent ones included (a merge moves them all, so a later

@@ -1,17 +1,6 @@
-"""Credits that arrive together, committed together (see runtime/group_commit.py): the
-Credit RPC and the Credit NATS command (earn's purchases and grants), each with its own
-idempotency scope and reply.
-
-Under load, the Credit requests of one program that queue behind the one in flight are run as
-one transaction: one key reservation, one account lock, one plan write and one balance read for
-all of them, where each alone costs the same round trips. Each request still gets its own
-transaction id, lot, events, stored idempotent response and balance, exactly as it would alone.
-
-Anything the batch cannot answer exactly as the usual path would goes SOLO and runs alone: a
-request whose key was used before for something else, a member that does not resolve, a credit
-the ledger refuses (its error must be the usual one), a second request with the same key or for
-the same account (its balance must follow the first's). Keys reserved for those are given back
-in the same transaction, so their usual path reserves them afresh.
+"""Credits that arrive together, committed together: the Credit RPC and the Credit NATS
+command (earn's behaviours and thanks), each with its own idempotency scope and reply. What
+grouped calls share, and what goes SOLO, is in grouped_calls.py.
 """
 
 from __future__ import annotations
@@ -23,14 +12,17 @@ from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
 
-from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
-from runtime.errors import TamaruError
-from runtime.group_commit import SOLO, GroupCommit, Outcome
-from runtime.idempotency import MAX_KEY_LENGTH, begin_many, finish_many, forget_many
+from runtime.db.unit_of_work import UnitOfWork
+from runtime.group_commit import GroupCommit, Outcome
 from services.accounts.adapters.ledger_repository import LedgerRepository
-from services.accounts.adapters.member_lookup import resolve_account_ids
 from services.accounts.domain.commands import Credit
 from services.accounts.domain.plan import LedgerPlan
+from services.accounts.entrypoints.grouped_calls import (
+    LedgerCall,
+    answer_calls,
+    ledger_group_commit,
+    one_command_per_account,
+)
 from services.accounts.entrypoints.ledger_convert import (
     balance_proto,
     credit_command,
@@ -42,16 +34,7 @@ from tamaru.accounts.v1 import commands_pb2 as c
 
 R = TypeVar("R", bound=Message)
 
-# The credit requests: the RPC's and the command's carry the same credit fields.
-CreditRequest = accounts_pb2.CreditRequest | c.LedgerCommandServiceCreditRequest
 Accepted = list[tuple[int, Credit]]  # (index of the call, its ledger command)
-
-
-@dataclass(frozen=True, slots=True)
-class CreditCall:
-    request: CreditRequest
-    actor: str  # who credits: the caller's API key id, or the command's actor
-    key: str  # the idempotency key the usual path uses
 
 
 @dataclass(frozen=True)
@@ -68,88 +51,35 @@ def credit_group_commit(
     uow_factory: Callable[[], UnitOfWork],
     ledger_for: Callable[[str], Ledger],
     replies: CreditReplies[R],
-) -> GroupCommit[CreditCall, R]:
-    async def run_batch(group: object, calls: Sequence[CreditCall]) -> list[Outcome[R]]:
-        program_id = str(group)
-        ledger = ledger_for(program_id)
-        return await run_in_transaction(
-            uow_factory, lambda uow: credit_calls(uow, ledger, program_id, calls, replies)
-        )
+) -> GroupCommit[LedgerCall, R]:
+    async def run_calls(
+        uow: UnitOfWork, ledger: Ledger, program_id: str, calls: Sequence[LedgerCall]
+    ) -> list[Outcome[R]]:
+        return await credit_calls(uow, ledger, program_id, calls, replies)
 
-    return GroupCommit(run_batch)
+    return ledger_group_commit(uow_factory, ledger_for, run_calls)
 
 
 async def credit_calls(
     uow: UnitOfWork,
     ledger: Ledger,
     program_id: str,
-    calls: Sequence[CreditCall],
+    calls: Sequence[LedgerCall],
     replies: CreditReplies[R],
 ) -> list[Outcome[R]]:
     """One outcome per call, in order: its response, or SOLO."""
-    outcomes: list[Outcome[R]] = [SOLO] * len(calls)
-    by_key: dict[str, int] = {}
-    for index, call in enumerate(calls):
-        if call.key and len(call.key) <= MAX_KEY_LENGTH and call.key not in by_key:
-            by_key[call.key] = index
-    scope = replies.scope
-    earlier = await begin_many(
-        uow.session, program_id, scope, {k: calls[i].request for k, i in by_key.items()}
-    )
-    fresh: list[int] = []
-    for key, index in by_key.items():
-        if key not in earlier:
-            continue
-        prior = earlier[key]
-        if isinstance(prior, bytes):  # a retry of a request already answered
-            outcomes[index] = replies.response_type.FromString(prior)
-        elif prior is None:
-            fresh.append(index)
-    cmds = await _commands(uow, program_id, calls, fresh)
-    responses: dict[int, R] = {}
-    if cmds:
+
+    async def answer_fresh(uow: UnitOfWork, fresh: list[int]) -> dict[int, R]:
+        cmds = await one_command_per_account(uow, program_id, calls, fresh, credit_command)
+        if not cmds:
+            return {}
         batch = await ledger.batch_credit(uow, [cmd for _, cmd in cmds])
         accepted = [cmds[i] for i in batch.accepted]
-        responses = await replies.build(uow, program_id, batch.plan, accepted)
-    for index, response in responses.items():
-        outcomes[index] = response
-    await finish_many(
-        uow.session,
-        program_id,
-        scope,
-        {calls[i].key: response for i, response in responses.items()},
-    )
-    given_back = [calls[i].key for i in fresh if i not in responses]
-    await forget_many(uow.session, program_id, scope, given_back)
-    return outcomes
+        return await replies.build(uow, program_id, batch.plan, accepted)
 
-
-async def _commands(
-    uow: UnitOfWork, program_id: str, calls: Sequence[CreditCall], fresh: list[int]
-) -> list[tuple[int, Credit]]:
-    """The ledger commands of the fresh calls that resolve, one per account."""
-    # An account id needs no lookup: the ledger's lock is the existence check, as alone.
-    to_resolve = [
-        i for i in fresh if calls[i].request.member.WhichOneof("selector") != "account_id"
-    ]
-    resolved = await resolve_account_ids(
-        uow.session, program_id, [calls[i].request.member for i in to_resolve]
+    return await answer_calls(
+        uow, program_id, replies.scope, replies.response_type, calls, answer_fresh
     )
-    account_of: dict[int, str | TamaruError] = dict(zip(to_resolve, resolved, strict=True))
-    cmds: list[tuple[int, Credit]] = []
-    accounts: set[str] = set()
-    for index in fresh:
-        call = calls[index]
-        account_id = account_of.get(index, call.request.member.account_id)
-        if isinstance(account_id, TamaruError) or account_id in accounts:
-            continue
-        try:
-            cmd = credit_command(call.request, account_id, call.actor, call.key)
-        except TamaruError:
-            continue
-        accounts.add(account_id)
-        cmds.append((index, cmd))
-    return cmds
 
 
 def _results(

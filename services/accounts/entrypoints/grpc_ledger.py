@@ -17,18 +17,15 @@ from services.accounts.domain.balances import expiring_within
 from services.accounts.domain.commands import AdjustPoints
 from services.accounts.domain.model import Source, SourceType
 from services.accounts.domain.plan import LedgerPlan
+from services.accounts.entrypoints import grouped_credits, grouped_debits
 from services.accounts.entrypoints.batch_credit import check_size, credit_entries
-from services.accounts.entrypoints.grouped_credits import (
-    RPC_REPLIES,
-    CreditCall,
-    credit_group_commit,
-)
+from services.accounts.entrypoints.grouped_calls import LedgerCall
 from services.accounts.entrypoints.ledger_convert import (
     balance_proto,
     credit_command,
     credit_result,
     debit_command,
-    draws_proto,
+    debit_result,
     expiring_proto,
     kind_from,
     optional_time,
@@ -45,7 +42,12 @@ class LedgerRpcs(RpcBase):
     def __init__(self, ctx: ServiceContext) -> None:
         super().__init__(ctx)
         # Credits queued behind one in flight commit together (grouped_credits.py).
-        self.credits = credit_group_commit(ctx.uow, self.ledger, RPC_REPLIES)
+        self.credits = grouped_credits.credit_group_commit(
+            ctx.uow, self.ledger, grouped_credits.RPC_REPLIES
+        )
+        self.debits = grouped_debits.debit_group_commit(
+            ctx.uow, self.ledger, grouped_debits.RPC_REPLIES
+        )
 
     async def _balance(
         self, uow: UnitOfWork, program_id: str, account_id: str, plan: LedgerPlan | None = None
@@ -88,7 +90,7 @@ class LedgerRpcs(RpcBase):
 
         program_id = self.caller().program_id
         self.ctx.programs.require_open(program_id)
-        call = CreditCall(request, actor, request.idempotency_key)
+        call = LedgerCall(request, actor, request.idempotency_key)
         return await self.credits.submit(program_id, call, alone)
 
     async def BatchCredit(
@@ -122,17 +124,18 @@ class LedgerRpcs(RpcBase):
                 plan = await self.ledger(program_id).debit(
                     uow, debit_command(request, account_id, actor, request.idempotency_key)
                 )
-            tx = plan.transaction
             return accounts_pb2.DebitResponse(
-                result=accounts_pb2.DebitResult(
-                    transaction_id=tx.tx_id,
-                    account_id=account_id,
-                    draws=draws_proto(tx.spent),
-                ),
+                result=debit_result(plan),
                 balance=await self._balance(uow, program_id, account_id, plan),
             )
 
-        return await self.mutate("Debit", request, accounts_pb2.DebitResponse, work)
+        async def alone() -> accounts_pb2.DebitResponse:
+            return await self.mutate("Debit", request, accounts_pb2.DebitResponse, work)
+
+        program_id = self.caller().program_id
+        self.ctx.programs.require_open(program_id)
+        call = LedgerCall(request, actor, request.idempotency_key)
+        return await self.debits.submit(program_id, call, alone)
 
     async def AdjustPoints(
         self, request: accounts_pb2.AdjustPointsRequest, context: grpc.aio.ServicerContext

@@ -32,6 +32,7 @@ from services.accounts.domain.commands import (
     ReleaseHold,
 )
 from services.accounts.domain.model import Hold
+from services.accounts.entrypoints import grouped_credits, grouped_debits
 from services.accounts.entrypoints.batch_credit import check_size, credit_entries
 from services.accounts.entrypoints.grouped_batch_credits import (
     GROUPABLE_ENTRIES,
@@ -39,16 +40,12 @@ from services.accounts.entrypoints.grouped_batch_credits import (
     BatchGroup,
     batch_credit_group_commit,
 )
-from services.accounts.entrypoints.grouped_credits import (
-    COMMAND_REPLIES,
-    CreditCall,
-    credit_group_commit,
-)
+from services.accounts.entrypoints.grouped_calls import LedgerCall
 from services.accounts.entrypoints.ledger_convert import (
     credit_command,
     credit_result,
     debit_command,
-    draws_proto,
+    debit_result,
     reverse_command,
     source_from,
     transfer_command,
@@ -56,8 +53,8 @@ from services.accounts.entrypoints.ledger_convert import (
 from services.accounts.entrypoints.sponsor_convert import boundaries_from, sponsor_totals_proto
 from services.accounts.service_layer.ledger import Ledger
 from services.accounts.service_layer.program_policy import ledger_policy
-from tamaru.accounts.v1 import accounts_pb2, ledger_pb2
 from tamaru.accounts.v1 import commands_pb2 as c
+from tamaru.accounts.v1 import ledger_pb2
 
 R = TypeVar("R", bound=Message)
 
@@ -88,7 +85,12 @@ class LedgerCommands:
         self.ctx = ctx
         # Credits queued behind one in flight commit together (grouped_credits.py,
         # grouped_batch_credits.py).
-        self.credits = credit_group_commit(ctx.uow, self._ledger, COMMAND_REPLIES)
+        self.credits = grouped_credits.credit_group_commit(
+            ctx.uow, self._ledger, grouped_credits.COMMAND_REPLIES
+        )
+        self.debits = grouped_debits.debit_group_commit(
+            ctx.uow, self._ledger, grouped_debits.COMMAND_REPLIES
+        )
         self.batch_credits = batch_credit_group_commit(ctx.uow, self._ledger)
 
     def register(self, server: CommandServer) -> None:
@@ -165,27 +167,28 @@ class LedgerCommands:
 
         program_id = self._program(cmd, r)
         self.ctx.programs.require_open(program_id)
-        return await self.credits.submit(program_id, CreditCall(r, r.actor, key), alone)
+        return await self.credits.submit(program_id, LedgerCall(r, r.actor, key), alone)
 
     async def Debit(
         self, cmd: CommandContext, r: c.LedgerCommandServiceDebitRequest
     ) -> c.LedgerCommandServiceDebitResponse:
+        key = cmd.idempotency_key or r.idempotency_key
+
         async def work(uow: UnitOfWork, program: str) -> c.LedgerCommandServiceDebitResponse:
             account_id = await resolve_account_id(uow.session, program, r.member)
             plan = await self._ledger(program).debit(
-                uow, debit_command(r, account_id, r.actor, cmd.idempotency_key)
+                uow, debit_command(r, account_id, r.actor, key)
             )
-            tx = plan.transaction
             return c.LedgerCommandServiceDebitResponse(
-                result=accounts_pb2.DebitResult(
-                    transaction_id=tx.tx_id,
-                    account_id=account_id,
-                    draws=draws_proto(tx.spent),
-                ),
-                available=plan.account_updates[0].available,
+                result=debit_result(plan), available=plan.account_updates[0].available
             )
 
-        return await self._run(cmd, r, "Debit", c.LedgerCommandServiceDebitResponse, work)
+        async def alone() -> c.LedgerCommandServiceDebitResponse:
+            return await self._run(cmd, r, "Debit", c.LedgerCommandServiceDebitResponse, work)
+
+        program_id = self._program(cmd, r)
+        self.ctx.programs.require_open(program_id)
+        return await self.debits.submit(program_id, LedgerCall(r, r.actor, key), alone)
 
     async def PlaceHold(
         self, cmd: CommandContext, r: c.LedgerCommandServicePlaceHoldRequest

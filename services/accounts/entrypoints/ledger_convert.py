@@ -19,6 +19,7 @@ from services.accounts.domain.model import (
     SourceType,
     Transaction,
 )
+from services.accounts.domain.plan import LedgerPlan
 from tamaru.accounts.v1 import accounts_pb2, ledger_pb2
 
 
@@ -157,3 +158,11 @@ def transfer_command(request: Any, sender: str, receiver: str, actor: str, key: 
 
 def draws_proto(draws: Iterable[LotDraw]) -> list[ledger_pb2.LotDraw]:
     return [ledger_pb2.LotDraw(lot_id=d.lot_id, amount=d.amount) for d in draws]
+
+
+def debit_result(plan: LedgerPlan) -> accounts_pb2.DebitResult:
+    """A debit's result: its transaction and the lots it drew from."""
+    tx = plan.transaction
+    return accounts_pb2.DebitResult(
+        transaction_id=tx.tx_id, account_id=tx.account_id, draws=draws_proto(tx.spent)
+    )

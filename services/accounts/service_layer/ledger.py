@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from runtime.db.unit_of_work import UnitOfWork
+from runtime.errors import NotFound, TamaruError
 from runtime.telemetry.metrics import count_ledger_operations
 from services.accounts.adapters.event_mapping import publish_events
 from services.accounts.adapters.ledger_repository import LedgerRepository
@@ -29,7 +30,7 @@ from services.accounts.domain.commands import (
 from services.accounts.domain.crediting import BatchCreditPlan, plan_batch_credit, plan_credit
 from services.accounts.domain.holds import plan_capture, plan_hold, plan_release
 from services.accounts.domain.merging import plan_merge
-from services.accounts.domain.plan import LedgerPlan
+from services.accounts.domain.plan import LedgerPlan, combine
 from services.accounts.domain.policy import LedgerPolicy
 from services.accounts.domain.reversal import plan_reverse, reversal_lot_ids
 from services.accounts.domain.spending import plan_debit
@@ -74,6 +75,31 @@ class Ledger:
         account = await repo.lock_account(cmd.account_id)
         lots = await repo.live_lots(cmd.account_id)
         return await self._finish(uow, plan_debit(cmd, account, lots, self.clock()))
+
+    async def batch_debit(
+        self, uow: UnitOfWork, cmds: Sequence[Debit]
+    ) -> list[LedgerPlan | TamaruError]:
+        """Debits of distinct accounts in one transaction: each one's plan, or the error that
+        refused it (a refused debit changes nothing; the others go ahead)."""
+        if len({cmd.account_id for cmd in cmds}) != len(cmds):
+            raise ValueError("a debit batch takes each account once")
+        repo = self.repo(uow)
+        accounts = await repo.lock_accounts_present(cmd.account_id for cmd in cmds)
+        lots = await repo.live_lots_many(sorted(accounts))
+        now = self.clock()
+        outcomes: list[LedgerPlan | TamaruError] = []
+        for cmd in cmds:
+            try:
+                account = accounts.get(cmd.account_id)
+                if account is None:
+                    raise NotFound(f"account {cmd.account_id} not found", field="account_id")
+                outcomes.append(plan_debit(cmd, account, lots[cmd.account_id], now))
+            except TamaruError as exc:
+                outcomes.append(exc)
+        planned = [o for o in outcomes if isinstance(o, LedgerPlan)]
+        if planned:
+            await self._finish(uow, combine(planned))
+        return outcomes
 
     async def adjust(self, uow: UnitOfWork, cmd: AdjustPoints) -> LedgerPlan:
         repo = self.repo(uow)
