@@ -107,6 +107,7 @@ class ServiceApp:
         self._watcher: ProgramConfigWatcher | None = None
         self._sampler: asyncio.Task[None] | None = None
         self._link_watch: asyncio.Task[None] | None = None
+        self._stopping = False
         # Set when the NATS connection is closed for good: the process must be replaced.
         self.failed = asyncio.Event()
 
@@ -204,13 +205,15 @@ class ServiceApp:
         """Outbox backlog and consumer lag, sampled for the observable gauges."""
         assert self.ctx is not None
         ctx, name = self.ctx, self.definition.name
-        while True:
+        while not self._stopping:
             try:
                 async with ctx.session_factory() as session:
                     backlog, age = await outbox_backlog(session)
                 metrics.outbox_backlog.set(backlog, service=name)
                 metrics.outbox_oldest_age.set(age, service=name)
                 for consumer in self._consumers:
+                    if self._stopping:
+                        return
                     info = await ctx.js.consumer_info(EVENTS_STREAM, consumer.durable)
                     lag = (info.num_pending or 0) + (info.num_ack_pending or 0)
                     metrics.consumer_lag.set(lag, service=name, durable=consumer.durable)
@@ -218,7 +221,8 @@ class ServiceApp:
                 raise
             except Exception as exc:  # a metric gap is better than a crashed service
                 log.debug("metrics sampling failed: %s", exc)
-            await asyncio.sleep(interval)
+            if not self._stopping:
+                await asyncio.sleep(interval)
 
     async def stop(self) -> None:
         """Stop taking work, finish what is in flight, flush the outbox, close connections.
@@ -226,11 +230,16 @@ class ServiceApp:
         Each step gets a bounded time and a log line when it overruns, so one stuck part never
         keeps the process from exiting (Kubernetes would SIGKILL it mid-transaction)."""
         grace = self.settings.shutdown_grace_seconds
+        # The sampler checks this flag as well as taking the cancellation: on Python 3.11,
+        # asyncio.wait_for (inside nats-py's requests) swallows a cancellation that lands just
+        # as the reply does, and the sampler then went on for good, so stop() never returned.
+        self._stopping = True
         for task in (self._sampler, self._link_watch):  # the drain below is no link failure
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                done, _ = await asyncio.wait({task}, timeout=2)
+                if not done:
+                    log.warning("%s: %s did not stop; moving on", self.definition.name, task)
         if self.server is not None:
             await self._bounded("gRPC server", self.server.stop(grace), grace + 1)
         if self._command_server is not None:

@@ -4,6 +4,7 @@ and on SIGTERM stops cleanly (exit code 0) well within its grace period."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -15,6 +16,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from runtime.config import SERVICES
+from runtime.service import ServiceApp
+from services.billing.app import definition as billing_definition
+from tests.support import services as support
 
 
 def free_port() -> int:
@@ -75,3 +79,37 @@ async def test_starts_serves_health_and_stops_on_sigterm(
             await process.wait()
     output = (await process.stdout.read()).decode() if process.stdout else ""
     assert f"{service} stopped" in output, output[-2000:]
+
+
+async def test_stop_returns_when_a_background_task_ignores_its_cancellation(
+    database_url: str, nats_url: str
+) -> None:
+    """On Python 3.11, asyncio.wait_for (inside nats-py's requests) swallows a cancellation
+    that lands just as the reply does; the metrics sampler then went on sampling and stop()
+    waited for it for good (a SIGTERM just after start hung billing about once in 20). The
+    race cannot be timed from a test, so a stand-in task that ignores cancellation (a test
+    double for that CPython race) takes the sampler's place: stop() must still finish."""
+    settings = support.test_settings(database_url, nats_url, shutdown_grace_seconds=1)
+    app = ServiceApp(billing_definition, settings)
+    await app.start()
+    real_sampler = app._sampler
+    assert real_sampler is not None
+    released = asyncio.Event()
+
+    async def ignores_cancellation() -> None:
+        while not released.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await released.wait()
+
+    stand_in = asyncio.create_task(ignores_cancellation())
+    app._sampler = stand_in
+    real_sampler.cancel()
+    stopping = asyncio.create_task(app.stop())
+    try:
+        done, _ = await asyncio.wait({stopping}, timeout=15)
+        assert stopping in done, "stop() waited for a task that ignored its cancellation"
+        assert not stand_in.done()  # it did ignore the cancellation: stop() moved on
+    finally:
+        released.set()
+        await stand_in
+        await stopping
