@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from runtime import gc_tuning
+
 SERVICES = ("accounts", "earn", "redeem", "catalog", "billing")
 
 DEFAULT_GRPC_PORTS = {
@@ -70,7 +72,7 @@ class Settings(BaseSettings):
         "standard library's (for debugging, or where uvloop is not installed).",
     )
     gc_young_threshold: int = Field(
-        default=20_000,
+        default=gc_tuning.DEFAULT_YOUNG_THRESHOLD,
         ge=0,
         le=1_000_000,
         description="Allocations between young-generation garbage collections; 0 keeps "

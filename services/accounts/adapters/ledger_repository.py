@@ -55,14 +55,16 @@ _LOCK_ACCOUNTS = (
 _LOCK_IDLE_ACCOUNTS = _LOCK_ACCOUNTS + " SKIP LOCKED"
 
 # Columns in the order of `Lot`'s fields.
+LOT_COLUMNS = (
+    "lot_id, account_id, kind, amount, remaining, earned_at, expires_at, expired_amount, "
+    "source_tx_id"
+)
 _LIVE_LOTS = (
-    "SELECT lot_id, account_id, kind, amount, remaining, earned_at, expires_at, expired_amount, "
-    "source_tx_id FROM lots "
+    f"SELECT {LOT_COLUMNS} FROM lots "
     "WHERE program_id = %(program_id)s AND account_id = %(account_id)s AND remaining > 0"
 )
 _LIVE_LOTS_MANY = (
-    "SELECT lot_id, account_id, kind, amount, remaining, earned_at, expires_at, expired_amount, "
-    "source_tx_id FROM lots "
+    f"SELECT {LOT_COLUMNS} FROM lots "
     "WHERE program_id = %(program_id)s AND account_id = ANY(%(ids)b) AND remaining > 0"
 )
 _GET_ACCOUNT = (
