@@ -4,7 +4,7 @@ batch (no database: the accounts tests cover grouped credits end to end)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 
@@ -40,7 +40,7 @@ class Recorder:
 
         return alone
 
-    async def run_batch(self, group: Hashable, items: Sequence[int]) -> list[Outcome[str]]:
+    async def run_batch(self, group: str, items: Sequence[int]) -> list[Outcome[str]]:
         self._enter()
         try:
             if self.batch_gate is not None:
@@ -55,7 +55,7 @@ class Recorder:
 
 
 async def submit_all(
-    commit: GroupCommit[int, str], rec: Recorder, items: list[int], group: str = "p"
+    commit: GroupCommit[str, int, str], rec: Recorder, items: list[int], group: str = "p"
 ) -> list[asyncio.Task[str]]:
     tasks = [asyncio.create_task(commit.submit(group, i, rec.path(i))) for i in items]
     await asyncio.sleep(0)  # every task has started: the first is in flight, the rest queued
@@ -65,7 +65,7 @@ async def submit_all(
 async def test_an_idle_group_runs_the_request_alone_at_once() -> None:
     rec = Recorder()
     rec.gate.set()
-    commit: GroupCommit[int, str] = GroupCommit(rec.run_batch)
+    commit: GroupCommit[str, int, str] = GroupCommit(rec.run_batch)
     assert await commit.submit("p", 1, rec.path(1)) == "alone 1"
     assert rec.alone == [1]
     assert rec.batches == []
@@ -74,7 +74,7 @@ async def test_an_idle_group_runs_the_request_alone_at_once() -> None:
 
 async def test_requests_queued_behind_one_in_flight_run_as_one_batch() -> None:
     rec = Recorder()
-    commit: GroupCommit[int, str] = GroupCommit(rec.run_batch)
+    commit: GroupCommit[str, int, str] = GroupCommit(rec.run_batch)
     tasks = await submit_all(commit, rec, [1, 2, 3, 4])
     rec.gate.set()
     assert await asyncio.gather(*tasks) == [
@@ -89,7 +89,7 @@ async def test_requests_queued_behind_one_in_flight_run_as_one_batch() -> None:
 
 async def test_groups_do_not_wait_for_each_other() -> None:
     rec = Recorder()
-    commit: GroupCommit[int, str] = GroupCommit(rec.run_batch)
+    commit: GroupCommit[str, int, str] = GroupCommit(rec.run_batch)
     first = await submit_all(commit, rec, [1, 2], group="p")
     other = await submit_all(commit, rec, [3], group="q")
     rec.gate.set()
@@ -98,7 +98,7 @@ async def test_groups_do_not_wait_for_each_other() -> None:
 
 async def test_batches_take_at_most_max_batch_and_the_next_leader_takes_the_rest() -> None:
     rec = Recorder()
-    commit: GroupCommit[int, str] = GroupCommit(rec.run_batch, max_batch=3)
+    commit: GroupCommit[str, int, str] = GroupCommit(rec.run_batch, max_batch=3)
     tasks = await submit_all(commit, rec, list(range(1, 9)))
     rec.gate.set()
     results = await asyncio.gather(*tasks)
@@ -110,7 +110,7 @@ async def test_batches_take_at_most_max_batch_and_the_next_leader_takes_the_rest
 async def test_solo_items_and_failed_batches_fall_back_to_the_usual_path() -> None:
     rec = Recorder()
     rec.solo_for = {3}
-    commit: GroupCommit[int, str] = GroupCommit(rec.run_batch)
+    commit: GroupCommit[str, int, str] = GroupCommit(rec.run_batch)
     tasks = await submit_all(commit, rec, [1, 2, 3, 4])
     rec.gate.set()
     assert await asyncio.gather(*tasks) == ["alone 1", "batch 2 of p", "alone 3", "batch 4 of p"]
@@ -124,7 +124,7 @@ async def test_solo_items_and_failed_batches_fall_back_to_the_usual_path() -> No
 
 async def test_a_cancelled_follower_leaves_the_queue_and_the_rest_go_on() -> None:
     rec = Recorder()
-    commit: GroupCommit[int, str] = GroupCommit(rec.run_batch)
+    commit: GroupCommit[str, int, str] = GroupCommit(rec.run_batch)
     tasks = await submit_all(commit, rec, [1, 2, 3, 4])
     tasks[2].cancel()
     rec.gate.set()
@@ -141,7 +141,7 @@ async def test_a_cancelled_follower_leaves_the_queue_and_the_rest_go_on() -> Non
 async def test_a_leader_cancelled_mid_batch_sends_its_followers_down_the_usual_path() -> None:
     rec = Recorder()
     rec.batch_gate = asyncio.Event()
-    commit: GroupCommit[int, str] = GroupCommit(rec.run_batch)
+    commit: GroupCommit[str, int, str] = GroupCommit(rec.run_batch)
     tasks = await submit_all(commit, rec, [1, 2, 3, 4])
     rec.gate.set()
     assert await tasks[0] == "alone 1"
@@ -156,7 +156,7 @@ async def test_a_leader_cancelled_mid_batch_sends_its_followers_down_the_usual_p
 
 async def test_two_committers_per_group_run_side_by_side_and_never_more() -> None:
     rec = Recorder()
-    commit: GroupCommit[int, str] = GroupCommit(rec.run_batch, committers=2)
+    commit: GroupCommit[str, int, str] = GroupCommit(rec.run_batch, committers=2)
     tasks = await submit_all(commit, rec, list(range(1, 21)))
     assert rec.in_flight == 2  # 1 and 2 alone at once; the rest queued
     rec.gate.set()

@@ -15,7 +15,7 @@ twice and nothing is lost. Large commands are batches already and always run alo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -45,11 +45,10 @@ class BatchCreditCall:
 
 def batch_credit_group_commit(
     uow_factory: Callable[[], UnitOfWork], ledger_for: Callable[[str], Ledger]
-) -> GroupCommit[BatchCreditCall, Reply]:
-    """Submit with a BatchGroup."""
-
-    async def run_batch(group: Hashable, calls: Sequence[BatchCreditCall]) -> list[Outcome[Reply]]:
-        assert isinstance(group, BatchGroup)
+) -> GroupCommit[BatchGroup, BatchCreditCall, Reply]:
+    async def run_batch(
+        group: BatchGroup, calls: Sequence[BatchCreditCall]
+    ) -> list[Outcome[Reply]]:
         ledger = ledger_for(group.program_id)
         return await run_in_transaction(
             uow_factory,

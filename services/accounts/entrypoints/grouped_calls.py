@@ -15,9 +15,9 @@ given back in the same transaction, so their usual path reserves them afresh.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 
@@ -30,6 +30,7 @@ from services.accounts.service_layer.ledger import Ledger
 
 R = TypeVar("R", bound=Message)
 Cmd = TypeVar("Cmd")
+A = TypeVar("A")  # what the ledger did with a batch's commands: its replies are built from it
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,24 +40,42 @@ class LedgerCall:
     key: str  # the idempotency key the usual path uses
 
 
-# (uow, ledger, program id, calls) -> one outcome per call
-RunCalls = Callable[[UnitOfWork, Ledger, str, Sequence[LedgerCall]], Awaitable[list[Outcome[R]]]]
-# (uow, indexes of the calls to do) -> the response of each one done
-AnswerFresh = Callable[[UnitOfWork, list[int]], Awaitable[dict[int, R]]]
+@dataclass(frozen=True)
+class Replies(Generic[A, R]):
+    """How one entry point answers: its idempotency scope (the usual path's, so either path
+    replays the other's responses), its response type, and how a batch builds them from what
+    the ledger did (keyed by the call's index)."""
+
+    scope: str
+    response_type: type[R]
+    build: Callable[[UnitOfWork, str, A], Awaitable[dict[int, R]]]
 
 
 def ledger_group_commit(
     uow_factory: Callable[[], UnitOfWork],
     ledger_for: Callable[[str], Ledger],
-    run_calls: RunCalls[R],
-) -> GroupCommit[LedgerCall, R]:
-    """Batches per program (submit with the program id), each in one transaction."""
+    command_of: Callable[[Any, str, str, str], Cmd],
+    apply: Callable[[UnitOfWork, Ledger, list[tuple[int, Cmd]]], Awaitable[A]],
+    replies: Replies[A, R],
+) -> GroupCommit[str, LedgerCall, R]:
+    """Batches per program (submit with the program id), each in one transaction: the calls'
+    keys reserved, one command per account (`command_of(request, account_id, actor, key)`,
+    the usual path's converter), `apply` runs them through the ledger, `replies` answers."""
 
-    async def run_batch(group: Hashable, calls: Sequence[LedgerCall]) -> list[Outcome[R]]:
-        program_id = str(group)
+    async def run_batch(program_id: str, calls: Sequence[LedgerCall]) -> list[Outcome[R]]:
         ledger = ledger_for(program_id)
+
+        async def answer_fresh(uow: UnitOfWork, fresh: list[int]) -> dict[int, R]:
+            cmds = await one_command_per_account(uow, program_id, calls, fresh, command_of)
+            if not cmds:
+                return {}
+            return await replies.build(uow, program_id, await apply(uow, ledger, cmds))
+
         return await run_in_transaction(
-            uow_factory, lambda uow: run_calls(uow, ledger, program_id, calls)
+            uow_factory,
+            lambda uow: answer_calls(
+                uow, program_id, replies.scope, replies.response_type, calls, answer_fresh
+            ),
         )
 
     return GroupCommit(run_batch)
@@ -68,11 +87,11 @@ async def answer_calls(
     scope: str,
     response_type: type[R],
     calls: Sequence[LedgerCall],
-    answer_fresh: AnswerFresh[R],
+    answer_fresh: Callable[[UnitOfWork, list[int]], Awaitable[dict[int, R]]],
 ) -> list[Outcome[R]]:
     """One outcome per call, in order: a replayed response for a retry, the response
-    `answer_fresh` gave for a new call, or SOLO. `scope` is the usual path's, so either path
-    replays the other's responses."""
+    `answer_fresh(uow, indexes of the new calls)` gave for a new call, or SOLO. `scope` is the
+    usual path's, so either path replays the other's responses."""
     outcomes: list[Outcome[R]] = [SOLO] * len(calls)
     by_key: dict[str, int] = {}
     for index, call in enumerate(calls):
@@ -108,7 +127,7 @@ async def one_command_per_account(
     command_of: Callable[[Any, str, str, str], Cmd],
 ) -> list[tuple[int, Cmd]]:
     """The ledger commands of the fresh calls that resolve, the first one per account.
-    `command_of(request, account_id, actor, key)` is the usual path's converter."""
+    `command_of` is the usual path's converter."""
     # An account id needs no lookup: the ledger's lock is the existence check, as alone.
     to_resolve = [
         i for i in fresh if calls[i].request.member.WhichOneof("selector") != "account_id"

@@ -5,24 +5,18 @@ grouped calls share, and what goes SOLO, is in grouped_calls.py.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from google.protobuf.message import Message
 
 from runtime.db.unit_of_work import UnitOfWork
-from runtime.group_commit import GroupCommit, Outcome
+from runtime.group_commit import GroupCommit
 from services.accounts.adapters.ledger_repository import LedgerRepository
 from services.accounts.domain.commands import Credit
 from services.accounts.domain.plan import LedgerPlan
-from services.accounts.entrypoints.grouped_calls import (
-    LedgerCall,
-    answer_calls,
-    ledger_group_commit,
-    one_command_per_account,
-)
+from services.accounts.entrypoints.grouped_calls import LedgerCall, Replies, ledger_group_commit
 from services.accounts.entrypoints.ledger_convert import (
     balance_proto,
     credit_command,
@@ -34,58 +28,26 @@ from tamaru.accounts.v1 import commands_pb2 as c
 
 R = TypeVar("R", bound=Message)
 
-Accepted = list[tuple[int, Credit]]  # (index of the call, its ledger command)
-
-
-@dataclass(frozen=True)
-class CreditReplies(Generic[R]):
-    """How one entry point answers a credit: its idempotency scope (the usual path's, so either
-    path replays the other's response), its response type and how a batch builds them."""
-
-    scope: str
-    response_type: type[R]
-    build: Callable[[UnitOfWork, str, LedgerPlan, Accepted], Awaitable[dict[int, R]]]
+# The batch's plan, and (call index, command) of each credit the ledger accepted, in order.
+CreditBatch = tuple[LedgerPlan, list[tuple[int, Credit]]]
 
 
 def credit_group_commit(
     uow_factory: Callable[[], UnitOfWork],
     ledger_for: Callable[[str], Ledger],
-    replies: CreditReplies[R],
-) -> GroupCommit[LedgerCall, R]:
-    async def run_calls(
-        uow: UnitOfWork, ledger: Ledger, program_id: str, calls: Sequence[LedgerCall]
-    ) -> list[Outcome[R]]:
-        return await credit_calls(uow, ledger, program_id, calls, replies)
-
-    return ledger_group_commit(uow_factory, ledger_for, run_calls)
+    replies: Replies[CreditBatch, R],
+) -> GroupCommit[str, LedgerCall, R]:
+    return ledger_group_commit(uow_factory, ledger_for, credit_command, _credit, replies)
 
 
-async def credit_calls(
-    uow: UnitOfWork,
-    ledger: Ledger,
-    program_id: str,
-    calls: Sequence[LedgerCall],
-    replies: CreditReplies[R],
-) -> list[Outcome[R]]:
-    """One outcome per call, in order: its response, or SOLO."""
-
-    async def answer_fresh(uow: UnitOfWork, fresh: list[int]) -> dict[int, R]:
-        cmds = await one_command_per_account(uow, program_id, calls, fresh, credit_command)
-        if not cmds:
-            return {}
-        batch = await ledger.batch_credit(uow, [cmd for _, cmd in cmds])
-        accepted = [cmds[i] for i in batch.accepted]
-        return await replies.build(uow, program_id, batch.plan, accepted)
-
-    return await answer_calls(
-        uow, program_id, replies.scope, replies.response_type, calls, answer_fresh
-    )
+async def _credit(uow: UnitOfWork, ledger: Ledger, cmds: list[tuple[int, Credit]]) -> CreditBatch:
+    batch = await ledger.batch_credit(uow, [cmd for _, cmd in cmds])
+    return batch.plan, [cmds[i] for i in batch.accepted]
 
 
-def _results(
-    plan: LedgerPlan, accepted: Accepted
-) -> list[tuple[int, str, accounts_pb2.CreditResult]]:
+def _results(batch: CreditBatch) -> list[tuple[int, str, accounts_pb2.CreditResult]]:
     """(call index, account id, credit result) of each accepted call, from the batch's plan."""
+    plan, accepted = batch
     lots = {lot.source_tx_id: lot for lot in plan.new_lots}
     results = []
     for (index, cmd), tx, event in zip(accepted, plan.transactions, plan.events, strict=True):
@@ -97,30 +59,30 @@ def _results(
 
 
 async def _rpc_responses(
-    uow: UnitOfWork, program_id: str, plan: LedgerPlan, accepted: Accepted
+    uow: UnitOfWork, program_id: str, batch: CreditBatch
 ) -> dict[int, accounts_pb2.CreditResponse]:
     """Each accepted RPC's response: its transaction, lot and balance after it."""
     repo = LedgerRepository(uow.session, program_id)
-    balances = await repo.balances(plan.account_updates, datetime.now(UTC))
+    balances = await repo.balances(batch[0].account_updates, datetime.now(UTC))
     return {
         index: accounts_pb2.CreditResponse(result=result, balance=balance_proto(balances[account]))
-        for index, account, result in _results(plan, accepted)
+        for index, account, result in _results(batch)
     }
 
 
 async def _command_responses(
-    uow: UnitOfWork, program_id: str, plan: LedgerPlan, accepted: Accepted
+    uow: UnitOfWork, program_id: str, batch: CreditBatch
 ) -> dict[int, c.LedgerCommandServiceCreditResponse]:
     """Each accepted command's response: its transaction, lot and available balance after it
     (from the plan's account updates: no read)."""
-    available = {update.account_id: update.available for update in plan.account_updates}
+    available = {update.account_id: update.available for update in batch[0].account_updates}
     return {
         index: c.LedgerCommandServiceCreditResponse(result=result, available=available[account])
-        for index, account, result in _results(plan, accepted)
+        for index, account, result in _results(batch)
     }
 
 
-RPC_REPLIES = CreditReplies("accounts.Credit", accounts_pb2.CreditResponse, _rpc_responses)
-COMMAND_REPLIES = CreditReplies(
+RPC_REPLIES = Replies("accounts.Credit", accounts_pb2.CreditResponse, _rpc_responses)
+COMMAND_REPLIES = Replies(
     "accounts.cmd.Credit", c.LedgerCommandServiceCreditResponse, _command_responses
 )

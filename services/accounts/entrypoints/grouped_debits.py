@@ -6,23 +6,18 @@ in grouped_calls.py.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from google.protobuf.message import Message
 
 from runtime.db.unit_of_work import UnitOfWork
-from runtime.group_commit import GroupCommit, Outcome
+from runtime.group_commit import GroupCommit
 from services.accounts.adapters.ledger_repository import LedgerRepository
+from services.accounts.domain.commands import Debit
 from services.accounts.domain.plan import LedgerPlan
-from services.accounts.entrypoints.grouped_calls import (
-    LedgerCall,
-    answer_calls,
-    ledger_group_commit,
-    one_command_per_account,
-)
+from services.accounts.entrypoints.grouped_calls import LedgerCall, Replies, ledger_group_commit
 from services.accounts.entrypoints.ledger_convert import balance_proto, debit_command, debit_result
 from services.accounts.service_layer.ledger import Ledger
 from tamaru.accounts.v1 import accounts_pb2
@@ -33,47 +28,30 @@ R = TypeVar("R", bound=Message)
 Accepted = list[tuple[int, LedgerPlan]]  # (index of the call, its debit's plan)
 
 
-@dataclass(frozen=True)
-class DebitReplies(Generic[R]):
-    """How one entry point answers a debit: its idempotency scope (the usual path's), its
-    response type and how a batch builds them."""
-
-    scope: str
-    response_type: type[R]
-    build: Callable[[UnitOfWork, str, Accepted], Awaitable[dict[int, R]]]
-
-
 def debit_group_commit(
     uow_factory: Callable[[], UnitOfWork],
     ledger_for: Callable[[str], Ledger],
-    replies: DebitReplies[R],
-) -> GroupCommit[LedgerCall, R]:
-    async def run_calls(
-        uow: UnitOfWork, ledger: Ledger, program_id: str, calls: Sequence[LedgerCall]
-    ) -> list[Outcome[R]]:
-        async def answer_fresh(uow: UnitOfWork, fresh: list[int]) -> dict[int, R]:
-            cmds = await one_command_per_account(uow, program_id, calls, fresh, debit_command)
-            if not cmds:
-                return {}
-            plans = await ledger.batch_debit(uow, [cmd for _, cmd in cmds])
-            accepted = [
-                (index, plan)
-                for (index, _), plan in zip(cmds, plans, strict=True)
-                if isinstance(plan, LedgerPlan)
-            ]
-            return await replies.build(uow, program_id, accepted) if accepted else {}
+    replies: Replies[Accepted, R],
+) -> GroupCommit[str, LedgerCall, R]:
+    return ledger_group_commit(uow_factory, ledger_for, debit_command, _debit, replies)
 
-        return await answer_calls(
-            uow, program_id, replies.scope, replies.response_type, calls, answer_fresh
-        )
 
-    return ledger_group_commit(uow_factory, ledger_for, run_calls)
+async def _debit(uow: UnitOfWork, ledger: Ledger, cmds: list[tuple[int, Debit]]) -> Accepted:
+    """The plans of the debits the ledger accepted (the refused ones go solo)."""
+    plans = await ledger.batch_debit(uow, [cmd for _, cmd in cmds])
+    return [
+        (index, plan)
+        for (index, _), plan in zip(cmds, plans, strict=True)
+        if isinstance(plan, LedgerPlan)
+    ]
 
 
 async def _rpc_responses(
     uow: UnitOfWork, program_id: str, accepted: Accepted
 ) -> dict[int, accounts_pb2.DebitResponse]:
     """Each accepted RPC's response: its transaction, the lots it drew and the balance after."""
+    if not accepted:
+        return {}
     repo = LedgerRepository(uow.session, program_id)
     after = [plan.account_updates[0] for _, plan in accepted]
     balances = await repo.balances(after, datetime.now(UTC))
@@ -98,7 +76,7 @@ async def _command_responses(
     }
 
 
-RPC_REPLIES = DebitReplies("accounts.Debit", accounts_pb2.DebitResponse, _rpc_responses)
-COMMAND_REPLIES = DebitReplies(
+RPC_REPLIES = Replies("accounts.Debit", accounts_pb2.DebitResponse, _rpc_responses)
+COMMAND_REPLIES = Replies(
     "accounts.cmd.Debit", c.LedgerCommandServiceDebitResponse, _command_responses
 )

@@ -3,11 +3,15 @@ expiring soon, reverse, transfer, verify. Thin: proto -> domain command -> Ledge
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
 from runtime.db.unit_of_work import UnitOfWork
+from runtime.group_commit import GroupCommit
 from runtime.service import ServiceContext
 from services.accounts.adapters.event_mapping import to_proto
 from services.accounts.adapters.ledger_queries import history_page, page_size, verify_program
@@ -37,6 +41,8 @@ from services.accounts.entrypoints.rpc_base import RpcBase
 from tamaru.accounts.v1 import accounts_pb2, ledger_pb2
 from tamaru.common.v1 import common_pb2
 
+R = TypeVar("R", bound=Message)
+
 
 class LedgerRpcs(RpcBase):
     def __init__(self, ctx: ServiceContext) -> None:
@@ -48,6 +54,26 @@ class LedgerRpcs(RpcBase):
         self.debits = grouped_debits.debit_group_commit(
             ctx.uow, self.ledger, grouped_debits.RPC_REPLIES
         )
+
+    async def _grouped(
+        self,
+        commit: GroupCommit[str, LedgerCall, R],
+        scope: str,
+        request: Any,
+        response_type: type[R],
+        actor: str,
+        work: Callable[[UnitOfWork, str], Awaitable[R]],
+    ) -> R:
+        """`mutate`, alone or in a batch with the program's requests of the same kind that
+        arrive meanwhile (group commit)."""
+
+        async def alone() -> R:
+            return await self.mutate(scope, request, response_type, work)
+
+        program_id = self.caller().program_id
+        self.ctx.programs.require_open(program_id)
+        call = LedgerCall(request, actor, request.idempotency_key)
+        return await commit.submit(program_id, call, alone)
 
     async def _balance(
         self, uow: UnitOfWork, program_id: str, account_id: str, plan: LedgerPlan | None = None
@@ -85,13 +111,9 @@ class LedgerRpcs(RpcBase):
                 balance=await self._balance(uow, program_id, account_id, plan),
             )
 
-        async def alone() -> accounts_pb2.CreditResponse:
-            return await self.mutate("Credit", request, accounts_pb2.CreditResponse, work)
-
-        program_id = self.caller().program_id
-        self.ctx.programs.require_open(program_id)
-        call = LedgerCall(request, actor, request.idempotency_key)
-        return await self.credits.submit(program_id, call, alone)
+        return await self._grouped(
+            self.credits, "Credit", request, accounts_pb2.CreditResponse, actor, work
+        )
 
     async def BatchCredit(
         self, request: accounts_pb2.BatchCreditRequest, context: grpc.aio.ServicerContext
@@ -129,13 +151,9 @@ class LedgerRpcs(RpcBase):
                 balance=await self._balance(uow, program_id, account_id, plan),
             )
 
-        async def alone() -> accounts_pb2.DebitResponse:
-            return await self.mutate("Debit", request, accounts_pb2.DebitResponse, work)
-
-        program_id = self.caller().program_id
-        self.ctx.programs.require_open(program_id)
-        call = LedgerCall(request, actor, request.idempotency_key)
-        return await self.debits.submit(program_id, call, alone)
+        return await self._grouped(
+            self.debits, "Debit", request, accounts_pb2.DebitResponse, actor, work
+        )
 
     async def AdjustPoints(
         self, request: accounts_pb2.AdjustPointsRequest, context: grpc.aio.ServicerContext

@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 
 from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
 from runtime.errors import InvalidArgument
+from runtime.group_commit import GroupCommit
 from runtime.idempotency import run_idempotent
 from runtime.messaging.commands import CommandContext, CommandServer
 from runtime.service import ServiceContext
@@ -80,6 +81,11 @@ def hold_proto(hold: Hold) -> ledger_pb2.Hold:
     return proto
 
 
+def idempotency_key(cmd: CommandContext, request: Any) -> str:
+    """The command header's key, or the request's when the header has none."""
+    return str(cmd.idempotency_key or request.idempotency_key)
+
+
 class LedgerCommands:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -134,16 +140,36 @@ class LedgerCommands:
             self.ctx.uow,
             program_id=program_id,
             scope=f"accounts.cmd.{scope}",
-            key=cmd.idempotency_key or request.idempotency_key,
+            key=idempotency_key(cmd, request),
             request=request,
             response_type=response_type,
             work=lambda uow: work(uow, program_id),
         )
 
+    async def _grouped(
+        self,
+        commit: GroupCommit[str, LedgerCall, R],
+        cmd: CommandContext,
+        request: Any,
+        scope: str,
+        response_type: type[R],
+        work: Callable[[UnitOfWork, str], Awaitable[R]],
+    ) -> R:
+        """`_run`, alone or in a batch with the program's commands of the same kind that
+        arrive meanwhile (group commit)."""
+
+        async def alone() -> R:
+            return await self._run(cmd, request, scope, response_type, work)
+
+        program_id = self._program(cmd, request)
+        self.ctx.programs.require_open(program_id)
+        key = idempotency_key(cmd, request)
+        return await commit.submit(program_id, LedgerCall(request, request.actor, key), alone)
+
     async def Credit(
         self, cmd: CommandContext, r: c.LedgerCommandServiceCreditRequest
     ) -> c.LedgerCommandServiceCreditResponse:
-        key = cmd.idempotency_key or r.idempotency_key
+        key = idempotency_key(cmd, r)
 
         async def work(uow: UnitOfWork, program: str) -> c.LedgerCommandServiceCreditResponse:
             account_id = await resolve_account_id(uow.session, program, r.member)
@@ -162,17 +188,14 @@ class LedgerCommands:
                 available=plan.account_updates[0].available,
             )
 
-        async def alone() -> c.LedgerCommandServiceCreditResponse:
-            return await self._run(cmd, r, "Credit", c.LedgerCommandServiceCreditResponse, work)
-
-        program_id = self._program(cmd, r)
-        self.ctx.programs.require_open(program_id)
-        return await self.credits.submit(program_id, LedgerCall(r, r.actor, key), alone)
+        return await self._grouped(
+            self.credits, cmd, r, "Credit", c.LedgerCommandServiceCreditResponse, work
+        )
 
     async def Debit(
         self, cmd: CommandContext, r: c.LedgerCommandServiceDebitRequest
     ) -> c.LedgerCommandServiceDebitResponse:
-        key = cmd.idempotency_key or r.idempotency_key
+        key = idempotency_key(cmd, r)
 
         async def work(uow: UnitOfWork, program: str) -> c.LedgerCommandServiceDebitResponse:
             account_id = await resolve_account_id(uow.session, program, r.member)
@@ -183,12 +206,9 @@ class LedgerCommands:
                 result=debit_result(plan), available=plan.account_updates[0].available
             )
 
-        async def alone() -> c.LedgerCommandServiceDebitResponse:
-            return await self._run(cmd, r, "Debit", c.LedgerCommandServiceDebitResponse, work)
-
-        program_id = self._program(cmd, r)
-        self.ctx.programs.require_open(program_id)
-        return await self.debits.submit(program_id, LedgerCall(r, r.actor, key), alone)
+        return await self._grouped(
+            self.debits, cmd, r, "Debit", c.LedgerCommandServiceDebitResponse, work
+        )
 
     async def PlaceHold(
         self, cmd: CommandContext, r: c.LedgerCommandServicePlaceHoldRequest

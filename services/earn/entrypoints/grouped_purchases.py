@@ -14,7 +14,7 @@ refused) goes SOLO: its usual path answers it with its usual error, in its own t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
@@ -37,11 +37,10 @@ class PurchaseGroup(NamedTuple):
 
 def purchase_group_commit(
     uow_factory: Callable[[], UnitOfWork], deps: EarnDeps
-) -> GroupCommit[p.Purchase, Reply]:
-    """Submit with a PurchaseGroup."""
-
-    async def run_batch(group: Hashable, purchases: Sequence[p.Purchase]) -> list[Outcome[Reply]]:
-        assert isinstance(group, PurchaseGroup)
+) -> GroupCommit[PurchaseGroup, p.Purchase, Reply]:
+    async def run_batch(
+        group: PurchaseGroup, purchases: Sequence[p.Purchase]
+    ) -> list[Outcome[Reply]]:
         outcomes = await run_in_transaction(
             uow_factory,
             lambda uow: record_purchases(uow, deps, group.program_id, group.actor, purchases),
