@@ -37,6 +37,9 @@ async def run_import(earn: Earn, data: bytes, converter: Any = None) -> imports_
     return job
 
 
+# Two imports of 100,000 rows: a minute on a quiet machine of this kind, over two on a busy
+# one (seen on 2026-12-06). The suite's 120 s bound is for hangs; this one times nothing.
+@pytest.mark.timeout(400)
 async def test_good_rows_land_once_and_bad_rows_are_reported_by_line(earn: Earn) -> None:
     refs = [uuid.uuid4().hex for _ in range(50)]
     accounts = [await earn.enrol(ref) for ref in refs]

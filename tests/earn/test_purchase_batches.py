@@ -5,6 +5,7 @@ one idempotency record shared with RecordPurchase (either path replays the other
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -15,7 +16,7 @@ from tamaru.accounts.v1 import accounts_pb2, members_pb2
 from tamaru.earn.v1 import earn_pb2
 from tamaru.earn.v1 import purchases_pb2 as p
 from tests.earn.conftest import Earn, member, new_program
-from tests.earn.test_purchases import purchase, record
+from tests.earn.test_purchases import purchase, record, revised_program, stamp
 
 
 def stream(*purchases: p.Purchase) -> list[earn_pb2.BatchRecordPurchasesRequest]:
@@ -58,6 +59,26 @@ async def test_caps_and_budgets_are_consumed_in_stream_order_within_a_batch(capp
     assert [r.points for r in reply.results] == [40, 30, 10, 40, 30, 10]
     balances = [await capped.balance(m) for m in (alice, bob, carol)]
     assert balances == [80, 40, 40]
+    # The chunk wrote its counters back: bob has cap left, but the budget is spent.
+    extra = (await record(capped, drink(bob))).result.breakdown
+    assert [(i.ref, i.points) for i in extra] == [("base", 10), ("drinks", 0)]
+
+
+async def test_a_chunk_scores_each_purchase_by_the_rules_in_force_at_its_time(
+    earn_js: JetStreamContext, channels: Any
+) -> None:
+    earn, before_change = await revised_program(earn_js, channels)
+    alice = await earn.enrol()
+    old = purchase(alice, 1000, occurred_at=stamp(before_change))
+    older = purchase(alice, 1000, occurred_at=stamp(before_change - timedelta(days=400)))
+    chunk = [purchase(alice, 1000), old, older]
+    reply = await earn.stream("BatchRecordPurchases", stream(*chunk))
+    # Before the program existed, its first revision applies (as for RecordPurchase).
+    assert [r.points for r in reply.results] == [30, 10, 10]
+    # RecordPurchase replays what the chunk stored, with the generation that scored each.
+    now, then, before = [(await record(earn, x)).result.rules_generation for x in chunk]
+    assert now == then + 1
+    assert then == before
 
 
 async def test_a_bad_purchase_refuses_only_itself_and_can_be_sent_again(earn: Earn) -> None:

@@ -118,18 +118,24 @@ async def test_preview_quotes_what_recording_earns_and_records_nothing(
     assert (await record(earn, second)).result.total_points == 50
 
 
-async def test_an_event_is_scored_by_the_rules_in_force_at_its_time(
-    earn_js: JetStreamContext, channels: Any
-) -> None:
-    program = await new_program(earn_js)
+async def revised_program(js: JetStreamContext, channels: Any) -> tuple[Earn, datetime]:
+    """A program whose base rate went from 1 to 3 points per 100 yen just now, and a moment
+    before the change."""
+    program = await new_program(js)
     before_change = datetime.now(UTC) - timedelta(seconds=1)
     await new_program(
-        earn_js,
+        js,
         program_id=program.program_id,
         keys=program.keys,
         earn={"baseRate": {"yenPerUnit": 100, "pointsPerUnit": 3}},
     )
-    earn = Earn(channels, program)
+    return Earn(channels, program), before_change
+
+
+async def test_an_event_is_scored_by_the_rules_in_force_at_its_time(
+    earn_js: JetStreamContext, channels: Any
+) -> None:
+    earn, before_change = await revised_program(earn_js, channels)
     alice = await earn.enrol()
     old = await record(earn, purchase(alice, 1000, occurred_at=stamp(before_change)))
     new = await record(earn, purchase(alice, 1000))

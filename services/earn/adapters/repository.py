@@ -9,8 +9,10 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runtime.db.driver import execute, fetch_all
 from services.earn.adapters.orm import OfferRow, PurchaseRow, RuleUsageRow
 from services.earn.domain.earn_rules import RuleUsage
+from services.earn.domain.usage_tally import UsageTally
 
 TOTAL = "*"  # account_id of a rule's total (budget) counter
 
@@ -66,6 +68,57 @@ async def add_rule_usage(
                 RuleUsageRow.account_id.in_([account_id, TOTAL]),
             )
             .values(points=RuleUsageRow.points + points)
+        )
+
+
+_USAGE = RuleUsageRow.__tablename__
+_CREATE_COUNTERS = (
+    f"INSERT INTO {_USAGE} (program_id, rule_id, account_id, points) "
+    "SELECT %(p)s, r, a, 0 FROM unnest(%(rules)b::text[]) AS r, unnest(%(who)b::text[]) AS a "
+    "ON CONFLICT DO NOTHING"
+)
+# The same lock order as `rule_usage` (rule, then account), so a chunk and a purchase
+# recorded alone never wait for each other in a cycle.
+_LOCK_COUNTERS = (
+    f"SELECT rule_id, account_id, points FROM {_USAGE} WHERE program_id = %(p)s "
+    "AND rule_id = ANY(%(rules)b::text[]) AND account_id = ANY(%(who)b::text[]) "
+    "ORDER BY rule_id, account_id FOR UPDATE"
+)
+_ADD_COUNTERS = (
+    f"UPDATE {_USAGE} AS u SET points = u.points + d.points "
+    "FROM unnest(%(rules)b::text[], %(who)b::text[], %(points)b::bigint[]) "
+    "AS d(rule_id, account_id, points) "
+    "WHERE u.program_id = %(p)s AND u.rule_id = d.rule_id AND u.account_id = d.account_id"
+)
+
+
+async def lock_usage_tally(
+    session: AsyncSession, program_id: str, account_ids: Iterable[str], rule_ids: Iterable[str]
+) -> UsageTally:
+    """`rule_usage` (locked) for a chunk's members in two statements, however many there are."""
+    rules = sorted(set(rule_ids))
+    if not rules:
+        return UsageTally()
+    params = {"p": program_id, "rules": rules, "who": sorted({*account_ids, TOTAL})}
+    await execute(session, _CREATE_COUNTERS, params)
+    tally = UsageTally()
+    for rule_id, who, points in await fetch_all(session, _LOCK_COUNTERS, params):
+        if who == TOTAL:
+            tally.in_total[rule_id] = int(points)
+        else:
+            tally.by_member[(rule_id, who)] = int(points)
+    return tally
+
+
+async def save_usage_tally(session: AsyncSession, program_id: str, tally: UsageTally) -> None:
+    """Write what a chunk's purchases added to the counters `lock_usage_tally` locked."""
+    changes = [(r, a, n) for (r, a), n in tally.added_by_member.items() if n] + [
+        (r, TOTAL, n) for r, n in tally.added_in_total.items() if n
+    ]
+    if changes:
+        rules, who, points = (list(column) for column in zip(*changes, strict=True))
+        await execute(
+            session, _ADD_COUNTERS, {"p": program_id, "rules": rules, "who": who, "points": points}
         )
 
 

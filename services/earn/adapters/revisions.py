@@ -7,6 +7,7 @@ older than the program), so rule changes never rewrite how past events earn.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,6 +52,15 @@ _EARLIEST = (
     f"SELECT generation FROM {_TABLE} WHERE program_id = %(p)s "
     "ORDER BY effective_from, generation LIMIT 1"
 )
+# A chunk of events: each time's generation in one statement, the earliest one for times
+# before the program (NULL: the program has no revision at all).
+_IN_FORCE_MANY = (
+    f"SELECT coalesce((SELECT generation FROM {_TABLE} WHERE program_id = %(p)s "
+    "AND effective_from <= t.at ORDER BY effective_from DESC, generation DESC LIMIT 1), "
+    f"(SELECT generation FROM {_TABLE} WHERE program_id = %(p)s "
+    "ORDER BY effective_from, generation LIMIT 1)) "
+    "FROM unnest(%(ats)b::timestamptz[]) WITH ORDINALITY AS t(at, i) ORDER BY t.i"
+)
 _SPEC = f"SELECT spec FROM {_TABLE} WHERE program_id = %(p)s AND generation = %(g)s"
 
 
@@ -68,14 +78,35 @@ class RevisionCache:
             session, _EARLIEST, params
         )
         if not rows:
-            raise NotFound(
-                f"program {program_id!r} has no rules on this service yet",
-                reason="PROGRAM_NOT_FOUND",
-            )
-        generation = int(rows[0][0])
+            raise _no_rules(program_id)
+        return await self._rules(session, program_id, int(rows[0][0]))
+
+    async def in_force_many(
+        self, session: AsyncSession, program_id: str, ats: Sequence[datetime]
+    ) -> list[RulesInForce]:
+        """`in_force` for each of a chunk's event times, in one statement."""
+        distinct = sorted(set(ats))
+        if not distinct:
+            return []
+        rows = await fetch_all(session, _IN_FORCE_MANY, {"p": program_id, "ats": distinct})
+        generations = {at: generation for at, (generation,) in zip(distinct, rows, strict=True)}
+        if any(g is None for g in generations.values()):
+            raise _no_rules(program_id)
+        rules = {
+            g: await self._rules(session, program_id, int(g)) for g in set(generations.values())
+        }
+        return [rules[generations[at]] for at in ats]
+
+    async def _rules(self, session: AsyncSession, program_id: str, generation: int) -> RulesInForce:
         key = (program_id, generation)
         spec = self._specs.get(key)
         if spec is None:
             ((document,),) = await fetch_all(session, _SPEC, {"p": program_id, "g": generation})
             spec = self._specs[key] = parse_spec(document, resource_name=program_id)
         return RulesInForce(generation, spec)
+
+
+def _no_rules(program_id: str) -> NotFound:
+    return NotFound(
+        f"program {program_id!r} has no rules on this service yet", reason="PROGRAM_NOT_FOUND"
+    )

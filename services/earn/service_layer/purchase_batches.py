@@ -1,10 +1,13 @@
 """A chunk of streamed purchases recorded in one earn transaction with two accounts commands.
 
-Per purchase, RecordPurchase costs an earn transaction, a ResolveIdentifier and a credit
-command. A chunk instead resolves every member with one `ResolveIdentifiers`, scores the
-purchases one after another in stream order (each sees the caps the earlier ones consumed; a
-purchase that fails rolls back only its own savepoint), credits them all with one
-`BatchCredit` (the same entries and keys RecordPurchase sends), then stores them. Each purchase
+Per purchase, RecordPurchase costs an earn transaction, a ResolveIdentifier, a lookup of the
+rules in force, the capped rules' counters and a credit command. A chunk instead resolves
+every member with one `ResolveIdentifiers`, reads the rules in force for every purchase's
+time with one statement and locks every counter it needs with another, scores the purchases
+one after another in stream order (each sees the caps the earlier ones consumed:
+`domain/usage_tally.py`; a purchase that fails is refused alone), credits them all with one
+`BatchCredit` (the same entries and keys RecordPurchase sends), then stores them and writes
+the counters back with one statement. Each purchase
 keeps its own idempotency record under RecordPurchase's scope and key (its purchase_id): a
 purchase sent once through the stream and once through RecordPurchase is recorded once.
 """
@@ -12,19 +15,23 @@ purchase sent once through the stream and once through RecordPurchase is recorde
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from runtime.db.unit_of_work import UnitOfWork
 from runtime.errors import IdempotencyKeyReused, TamaruError
 from runtime.idempotency import begin_many, finish_many, forget_many
-from services.earn.adapters.accounts import MemberInfo, credit_refusal
-from services.earn.adapters.messages import event_id
+from services.earn.adapters import repository
+from services.earn.adapters.accounts import AccountsClient, MemberInfo, credit_refusal
+from services.earn.adapters.messages import event_id, purchase_from
 from services.earn.adapters.orm import PurchaseRow
 from services.earn.domain.earn_rules import EarnResult
+from services.earn.domain.usage_tally import UsageTally
 from services.earn.service_layer.announce import announce_purchases
 from services.earn.service_layer.deps import EarnDeps
 from services.earn.service_layer.purchases import (
     Scored,
-    consume_caps,
+    capped_given,
+    capped_rules,
     credit_entries,
     credits_of,
     score,
@@ -105,15 +112,16 @@ async def _record(
         return
     accounts = deps.accounts(program_id, actor)
     members = await accounts.resolve_many([msgs[i].member for i in fresh])
-    scored: dict[int, Scored] = {}
+    found: dict[int, tuple[MemberInfo, datetime]] = {}
     for i, member in zip(fresh, members, strict=True):
         try:
             if isinstance(member, TamaruError):
                 member.field = "purchase.member"
                 raise member
-            scored[i] = await _score(uow, deps, program_id, actor, msgs[i], member)
+            found[i] = (member, purchase_from(msgs[i]).occurred_at)
         except TamaruError as exc:
             outcomes[i] = exc
+    scored, tally = await _score_all(uow, deps, accounts, program_id, msgs, found, outcomes)
     entries = {i: credit_entries(msgs[i], s) for i, s in scored.items()}
     flat = [e for i in scored for e in entries[i]]
     results = list((await accounts.batch_credit(flat)).results) if flat else []
@@ -124,29 +132,60 @@ async def _record(
         position += len(entries[i])
         refused = next((r for r in mine if r.HasField("error")), None)
         if refused is not None:  # e.g. the member was closed meanwhile
-            await consume_caps(uow, program_id, s, -1)
+            tally.add(s.member.account_id, capped_given(s, -1))
             outcomes[i] = credit_refusal(refused)
             continue
         outcomes[i] = await store_purchase(
             uow, program_id, msgs[i], s, credits_of(entries[i], mine), recorded=recorded
         )
+    await repository.save_usage_tally(uow.session, program_id, tally)
     await announce_purchases(uow, program_id, recorded)
 
 
-async def _score(
+async def _score_all(
     uow: UnitOfWork,
     deps: EarnDeps,
+    accounts: AccountsClient,
     program_id: str,
-    actor: str,
-    msg: p.Purchase,
-    member: MemberInfo,
-) -> Scored:
-    """Score one purchase and count its caps. No savepoint: scoring writes nothing but the
-    capped rules' zero counters (harmless if the purchase is then refused), and the caps are
-    counted only once scoring succeeded; a database error fails the whole chunk either way.
-    (A savepoint per purchase was two round trips each.)"""
-    scored = await score(
-        uow, deps, deps.accounts(program_id, actor), program_id, msg, lock=True, member=member
-    )
-    await consume_caps(uow, program_id, scored, 1)
-    return scored
+    msgs: Sequence[p.Purchase],
+    found: dict[int, tuple[MemberInfo, datetime]],
+    outcomes: list[Outcome | None],
+) -> tuple[dict[int, Scored], UsageTally]:
+    """Score the found purchases in stream order. The rules in force and the capped rules'
+    counters (locked) are read once for the chunk; each purchase sees the counters the ones
+    before it left in the tally. No savepoint per purchase: scoring writes nothing but the
+    counters' zero rows (harmless if a purchase is then refused), and a database error fails
+    the whole chunk either way."""
+    if not found:
+        return {}, UsageTally()
+    try:
+        rules = await deps.revisions.in_force_many(
+            uow.session, program_id, [at for _, at in found.values()]
+        )
+    except TamaruError as exc:  # the program has no rules on this service yet
+        for i in found:
+            outcomes[i] = exc
+        return {}, UsageTally()
+    capped = {rule_id for in_force in rules for rule_id in capped_rules(in_force)}
+    account_ids = [member.account_id for member, _ in found.values()]
+    tally = await repository.lock_usage_tally(uow.session, program_id, account_ids, capped)
+    scored: dict[int, Scored] = {}
+    for (i, (member, _)), in_force in zip(found.items(), rules, strict=True):
+        try:
+            one = await score(
+                uow,
+                deps,
+                accounts,
+                program_id,
+                msgs[i],
+                lock=True,
+                member=member,
+                rules=in_force,
+                tally=tally,
+            )
+        except TamaruError as exc:
+            outcomes[i] = exc
+            continue
+        tally.add(member.account_id, capped_given(one))
+        scored[i] = one
+    return scored, tally

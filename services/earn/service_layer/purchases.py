@@ -32,6 +32,7 @@ from services.earn.domain import offers as offer_rules
 from services.earn.domain.earn_rules import ActiveOffer, EarnResult, evaluate_purchase
 from services.earn.domain.purchases import Purchase
 from services.earn.domain.returns import ReturnedLine, plan_return
+from services.earn.domain.usage_tally import UsageTally
 from services.earn.service_layer.announce import announce_purchases, announce_return
 from services.earn.service_layer.deps import EarnDeps
 from tamaru.accounts.v1 import accounts_pb2, ledger_pb2
@@ -109,20 +110,26 @@ async def score(
     *,
     lock: bool,
     member: MemberInfo | None = None,
+    rules: RulesInForce | None = None,
+    tally: UsageTally | None = None,
 ) -> Scored:
     """Everything recording and previewing share, so a preview quotes what a record earns.
-    A batch passes the member it already resolved with the others."""
+    A chunk passes what it looked up for all its purchases at once: the member, the rules in
+    force and the capped rules' counters (locked)."""
     facts = purchase_from(msg)  # validates before anything is looked up
     if member is None:
         member = await accounts.resolve(msg.member)
     require_active(member, "purchase.member")
     purchase = purchase_from(msg, tier_id=member.tier_id)
-    rules = await deps.revisions.in_force(uow.session, program_id, facts.occurred_at)
-    earn = rules.spec.earn
-    capped = [r.id for r in earn.rules if r.cap_per_member or r.budget_points]
-    usage = await repository.rule_usage(
-        uow.session, program_id, member.account_id, capped, lock=lock
-    )
+    if rules is None:
+        rules = await deps.revisions.in_force(uow.session, program_id, facts.occurred_at)
+    capped = capped_rules(rules)
+    if tally is None:
+        usage = await repository.rule_usage(
+            uow.session, program_id, member.account_id, capped, lock=lock
+        )
+    else:
+        usage = tally.usage(member.account_id, capped)
     used = await usable_offer(
         uow,
         program_id,
@@ -136,7 +143,7 @@ async def score(
     )
     result = evaluate_purchase(
         purchase,
-        earn,
+        rules.spec.earn,
         zone=rules.spec.zone,
         tiers=tuple(rules.spec.tiers.levels),
         usage=usage,
@@ -168,11 +175,21 @@ async def record_purchase(
     return await store_purchase(uow, program_id, msg, scored, credits_of(entries, results))
 
 
+def capped_rules(rules: RulesInForce) -> list[str]:
+    """The rules with a per-member cap or a budget: only these keep counters."""
+    return [r.id for r in rules.spec.earn.rules if r.cap_per_member or r.budget_points]
+
+
+def capped_given(scored: Scored, sign: int = 1) -> dict[str, int]:
+    """What the purchase's capped rules gave, by rule (sign -1: to take it back)."""
+    capped = set(capped_rules(scored.rules))
+    return {k: sign * v for k, v in scored.result.by_rule().items() if k in capped}
+
+
 async def consume_caps(uow: UnitOfWork, program_id: str, scored: Scored, sign: int) -> None:
     """Count what capped rules gave (sign -1 takes it back when the credit was refused); the
     counters were locked by `score`, and a later purchase in the same transaction sees them."""
-    capped = {r.id for r in scored.rules.spec.earn.rules if r.cap_per_member or r.budget_points}
-    given = {k: sign * v for k, v in scored.result.by_rule().items() if k in capped}
+    given = capped_given(scored, sign)
     await repository.add_rule_usage(uow.session, program_id, scored.member.account_id, given)
 
 
