@@ -139,6 +139,7 @@ async def _record(
             uow, program_id, msgs[i], s, credits_of(entries[i], mine), recorded=recorded
         )
     await repository.save_usage_tally(uow.session, program_id, tally)
+    await repository.insert_purchases(uow.session, program_id, [row for row, _, _ in recorded])
     await announce_purchases(uow, program_id, recorded)
 
 

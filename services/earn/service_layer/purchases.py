@@ -232,7 +232,8 @@ async def store_purchase(
     recorded: list[tuple[PurchaseRow, EarnResult, int]] | None = None,
 ) -> earn_pb2.RecordPurchaseResponse:
     """The credited purchase: its row, its announcement, the offer it used and those it earns.
-    A batch passes `recorded` to announce its purchases together (`announce_purchases`)."""
+    A batch passes `recorded` to store and announce its purchases together
+    (`repository.insert_purchases`, `announce_purchases`)."""
     account_id, purchase = scored.member.account_id, scored.purchase
     row = PurchaseRow(
         program_id=program_id,
@@ -255,9 +256,9 @@ async def store_purchase(
         rules_generation=scored.rules.generation,
         offer_issue_id=msg.offer_issue_id,
     )
-    uow.session.add(row)
     announcement = (row, scored.result, scored.rules.generation)
     if recorded is None:
+        uow.session.add(row)
         await announce_purchases(uow, program_id, [announcement])
     else:
         recorded.append(announcement)
@@ -265,7 +266,7 @@ async def store_purchase(
         scored.offer.used_at = datetime.now(UTC)
         scored.offer.used_by_event = msg.purchase_id
     issued = await issue_offers(uow, program_id, account_id, msg.purchase_id, scored)
-    # No flush here: the commit writes the row, and a batch's rows go as one INSERT.
+    # No flush here: the commit writes the row.
     return earn_pb2.RecordPurchaseResponse(
         purchase_id=msg.purchase_id,
         account_id=account_id,
