@@ -144,43 +144,65 @@ class OutboxRelay:
         cost the relay more CPU than anything else it does. Per row: None when JetStream
         acknowledged it, else the reason it was not."""
         acks: list[asyncio.Future[PubAck] | BaseException] = []
-        for row in rows:
-            try:
-                acks.append(await self._send(row))
-            except Exception as exc:  # e.g. the connection closed: the row stays unsent
-                acks.append(exc)
+        spans: list[tuple[Span, list[int]]] = []
+        for batch in _same_trace_and_subject(rows):
+            span, headers = self._publish_span(batch)
+            spans.append((span, [len(acks) + i for i in range(len(batch))]))
+            for row in batch:
+                try:
+                    ack = await self._js.publish_async(
+                        row.subject, row.envelope, headers={"Nats-Msg-Id": row.event_id, **headers}
+                    )
+                    acks.append(ack)
+                except Exception as exc:  # e.g. the connection closed: the row stays unsent
+                    acks.append(exc)
         waiting = [ack for ack in acks if isinstance(ack, asyncio.Future)]
         if waiting:
             _, late = await asyncio.wait(waiting, timeout=self._publish_timeout)
             for ack in late:
                 ack.cancel()
-        return [ack if isinstance(ack, BaseException) else _failure(ack) for ack in acks]
+        results = [ack if isinstance(ack, BaseException) else _failure(ack) for ack in acks]
+        for span, positions in spans:
+            _end_span(span, [e for e in (results[i] for i in positions) if e is not None])
+        return results
 
-    async def _send(self, row: PendingEvent) -> asyncio.Future[PubAck]:
-        # The publish span continues the trace of the request whose transaction wrote the row,
-        # and ends when JetStream acknowledges (or refuses) the message.
-        parent = propagate.extract(row.headers or {})
+    def _publish_span(self, batch: list[PendingEvent]) -> tuple[Span, dict[str, str]]:
+        """One span for the events one transaction wrote to one subject: it continues the
+        trace of the request that wrote them and ends when JetStream has acknowledged (or
+        refused) them all. A span per event was the relay's largest cost after the publish
+        itself for a batch of 1,000 credits. The headers carry it to the consumers."""
+        first = batch[0]
+        parent = propagate.extract(first.headers or {})
+        attributes: dict[str, str | int] = {
+            "messaging.system": "nats",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": first.subject,
+            "messaging.batch.message_count": len(batch),
+            "tamaru.program_id": first.program_id,
+        }
+        if len(batch) == 1:
+            attributes["messaging.message.id"] = first.event_id
         span = self._tracer.start_span(
-            f"{row.subject} publish",
+            f"{first.subject} publish",
             context=parent,
             kind=SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": "nats",
-                "messaging.operation.type": "send",
-                "messaging.destination.name": row.subject,
-                "messaging.message.id": row.event_id,
-                "tamaru.program_id": row.program_id,
-            },
+            attributes=attributes,
         )
-        headers = {"Nats-Msg-Id": row.event_id}
+        headers: dict[str, str] = {}
         propagate.inject(headers, context=trace.set_span_in_context(span, parent))
-        try:
-            ack = await self._js.publish_async(row.subject, row.envelope, headers=headers)
-        except BaseException as exc:
-            _end_span(span, exc)
-            raise
-        ack.add_done_callback(lambda done: _end_span(span, _failure(done)))
-        return ack
+        return span, headers
+
+
+def _same_trace_and_subject(rows: list[PendingEvent]) -> list[list[PendingEvent]]:
+    """The rows in runs of the same trace headers and subject (claim order kept)."""
+    runs: list[list[PendingEvent]] = []
+    for row in rows:
+        last = runs[-1][0] if runs else None
+        if last is not None and last.subject == row.subject and last.headers == row.headers:
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    return runs
 
 
 def _failure(ack: asyncio.Future[PubAck]) -> BaseException | None:
@@ -191,10 +213,13 @@ def _failure(ack: asyncio.Future[PubAck]) -> BaseException | None:
     return ack.exception()
 
 
-def _end_span(span: Span, error: BaseException | None) -> None:
-    if error is not None:
-        span.record_exception(error)
-        span.set_status(Status(StatusCode.ERROR, str(error) or type(error).__name__))
+def _end_span(span: Span, errors: list[BaseException]) -> None:
+    """End a publish span; if some of its events were not acknowledged, it failed (the
+    first reason recorded, the count in the status; those rows stay unsent and go again)."""
+    if errors:
+        span.record_exception(errors[0])
+        reason = str(errors[0]) or type(errors[0]).__name__
+        span.set_status(Status(StatusCode.ERROR, f"{len(errors)} not acknowledged: {reason}"))
     span.end()
 
 
