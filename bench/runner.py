@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -130,12 +131,28 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         # Other work on the machine when the run began (other test runs skew every figure).
         "load_average_at_start": [round(v, 2) for v in load],
+        "python_loop_ms": python_loop_ms(),
     }
     info["summary"] = (
         f"{cpus} cores ({model or platform.machine()}), Python {info['python']}, "
-        f"load average {load[0]:.2f} at start"
+        f"load average {load[0]:.2f} at start, "
+        f"1M-addition Python loop {info['python_loop_ms']:.0f} ms"
     )
     return info
+
+
+def python_loop_ms(additions: int = 1_000_000) -> float:
+    """How fast this host runs plain Python (best of three, ms). Machines of one kind were
+    seen to differ threefold from day to day with nothing else running, so rates from runs
+    on different days compare only beside this figure (and the raw baselines)."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(additions):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
 
 
 async def stack_info(stack: BenchStack) -> dict[str, Any]:
