@@ -4,6 +4,7 @@ one idempotency record shared with RecordPurchase (either path replays the other
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -62,6 +63,32 @@ async def test_caps_and_budgets_are_consumed_in_stream_order_within_a_batch(capp
     # The chunk wrote its counters back: bob has cap left, but the budget is spent.
     extra = (await record(capped, drink(bob))).result.breakdown
     assert [(i.ref, i.points) for i in extra] == [("base", 10), ("drinks", 0)]
+
+
+async def test_a_budget_is_never_overrun_by_streams_and_single_purchases_at_once(
+    capped: Earn,
+) -> None:
+    """Chunks (streams, and RecordPurchase calls grouped under load) and purchases recorded
+    alone lock the same counters in the same order: together they give exactly the budget,
+    no member more than the cap, and no call fails on a deadlock."""
+    members = [await capped.enrol() for _ in range(8)]
+    singles = [drink(m) for m in members for _ in range(2)]
+    streams = [[drink(m) for m in members[i::2]] for i in range(2)]
+    replies = await asyncio.gather(
+        *(record(capped, x) for x in singles),
+        *(capped.stream("BatchRecordPurchases", stream(*xs)) for xs in streams),
+    )
+    bonus: dict[str, int] = dict.fromkeys(members, 0)
+    for x, reply in zip(singles, replies[: len(singles)], strict=True):
+        bonus[x.member.account_id] += reply.result.total_points - 10
+    for xs, reply in zip(streams, replies[len(singles) :], strict=True):
+        assert reply.rejected == 0
+        for x, result in zip(xs, reply.results, strict=True):
+            bonus[x.member.account_id] += result.points - 10
+    assert sum(bonus.values()) == 100
+    assert max(bonus.values()) <= 50
+    balances = [await capped.balance(m) for m in members]
+    assert sum(balances) == 10 * (len(singles) + len(members)) + 100
 
 
 async def test_a_chunk_scores_each_purchase_by_the_rules_in_force_at_its_time(
