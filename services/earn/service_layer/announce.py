@@ -14,6 +14,7 @@ from typing import Any
 from runtime.db.unit_of_work import UnitOfWork
 from services.earn.adapters.messages import breakdown_proto, stamp
 from services.earn.adapters.orm import BehaviourRow, PurchaseRow, ReturnRow
+from services.earn.adapters.repository import NewPurchase
 from services.earn.domain.earn_rules import EarnResult
 from services.earn.domain.returns import reversed_share
 from tamaru.earn.v1 import events_pb2
@@ -21,7 +22,7 @@ from tamaru.earn.v1 import purchases_pb2 as p
 
 
 def purchase_recorded(
-    row: PurchaseRow, result: EarnResult, generation: int
+    row: NewPurchase, result: EarnResult, generation: int
 ) -> events_pb2.PurchaseRecorded:
     return events_pb2.PurchaseRecorded(
         program_id=row.program_id,
@@ -41,7 +42,7 @@ def purchase_recorded(
 
 
 async def announce_purchases(
-    uow: UnitOfWork, program_id: str, recorded: Sequence[tuple[PurchaseRow, EarnResult, int]]
+    uow: UnitOfWork, program_id: str, recorded: Sequence[tuple[NewPurchase, EarnResult, int]]
 ) -> None:
     """`purchase_recorded` for each (row, result, rules generation), one INSERT for all."""
     await uow.emit_many(

@@ -23,7 +23,6 @@ from runtime.idempotency import begin_many, finish_many, forget_many
 from services.earn.adapters import repository
 from services.earn.adapters.accounts import AccountsClient, MemberInfo, credit_refusal
 from services.earn.adapters.messages import event_id, purchase_from
-from services.earn.adapters.orm import PurchaseRow
 from services.earn.domain.earn_rules import EarnResult
 from services.earn.domain.usage_tally import UsageTally
 from services.earn.service_layer.announce import announce_purchases
@@ -126,7 +125,7 @@ async def _record(
     flat = [e for i in scored for e in entries[i]]
     results = list((await accounts.batch_credit(flat)).results) if flat else []
     position = 0
-    recorded: list[tuple[PurchaseRow, EarnResult, int]] = []
+    recorded: list[tuple[repository.NewPurchase, EarnResult, int]] = []
     for i, s in scored.items():
         mine = results[position : position + len(entries[i])]
         position += len(entries[i])

@@ -26,7 +26,7 @@ from services.earn.adapters.accounts import (
     credit_refusal,
 )
 from services.earn.adapters.messages import item_dict, offer_proto, purchase_from, result_proto
-from services.earn.adapters.orm import OfferRow, PurchaseRow, ReturnRow
+from services.earn.adapters.orm import OfferRow, ReturnRow
 from services.earn.adapters.revisions import RulesInForce
 from services.earn.domain import offers as offer_rules
 from services.earn.domain.earn_rules import ActiveOffer, EarnResult, evaluate_purchase
@@ -229,13 +229,13 @@ async def store_purchase(
     scored: Scored,
     credits: dict[str, dict[str, object]],
     *,
-    recorded: list[tuple[PurchaseRow, EarnResult, int]] | None = None,
+    recorded: list[tuple[repository.NewPurchase, EarnResult, int]] | None = None,
 ) -> earn_pb2.RecordPurchaseResponse:
     """The credited purchase: its row, its announcement, the offer it used and those it earns.
     A batch passes `recorded` to store and announce its purchases together
     (`repository.insert_purchases`, `announce_purchases`)."""
     account_id, purchase = scored.member.account_id, scored.purchase
-    row = PurchaseRow(
+    row = repository.NewPurchase(
         program_id=program_id,
         purchase_id=msg.purchase_id,
         account_id=account_id,
@@ -246,19 +246,16 @@ async def store_purchase(
             {"sku": x.sku, "category": x.category, "amount_yen": x.amount_yen}
             for x in purchase.lines
         ],
-        returned_by_line=[0 for _ in purchase.lines],
         occurred_at=purchase.occurred_at,
         points_earned=scored.result.total,
         breakdown=[item_dict(i) for i in scored.result.items],
         credits=credits,
-        returned_yen=0,
-        points_reversed=0,
         rules_generation=scored.rules.generation,
         offer_issue_id=msg.offer_issue_id,
     )
     announcement = (row, scored.result, scored.rules.generation)
     if recorded is None:
-        uow.session.add(row)
+        await repository.insert_purchases(uow.session, program_id, [row])
         await announce_purchases(uow, program_id, [announcement])
     else:
         recorded.append(announcement)
@@ -266,7 +263,6 @@ async def store_purchase(
         scored.offer.used_at = datetime.now(UTC)
         scored.offer.used_by_event = msg.purchase_id
     issued = await issue_offers(uow, program_id, account_id, msg.purchase_id, scored)
-    # No flush here: the commit writes the row.
     return earn_pb2.RecordPurchaseResponse(
         purchase_id=msg.purchase_id,
         account_id=account_id,
