@@ -33,7 +33,8 @@ async def rule_usage(
     ids = sorted(set(rule_ids))
     if not ids:
         return RuleUsage()
-    keys = [(rule_id, who) for rule_id in ids for who in (account_id, TOTAL)]
+    # Sorted: new counters are created (and locked) in the same order as a chunk's.
+    keys = sorted((rule_id, who) for rule_id in ids for who in (account_id, TOTAL))
     if lock:
         await session.execute(
             insert(RuleUsageRow)
@@ -75,13 +76,14 @@ async def add_rule_usage(
 
 
 _USAGE = RuleUsageRow.__tablename__
+# New counters are created in the order given (sorted, as `rule_usage` does) and existing ones
+# locked in the same SQL order as `rule_usage`, so a chunk and a purchase recorded alone
+# never wait for each other in a cycle.
 _CREATE_COUNTERS = (
     f"INSERT INTO {_USAGE} (program_id, rule_id, account_id, points) "
-    "SELECT %(p)s, r, a, 0 FROM unnest(%(rules)b::text[]) AS r, unnest(%(who)b::text[]) AS a "
-    "ON CONFLICT DO NOTHING"
+    "SELECT %(p)s, r, a, 0 FROM unnest(%(key_rules)b::text[], %(key_who)b::text[]) "
+    "WITH ORDINALITY AS t(r, a, i) ORDER BY i ON CONFLICT DO NOTHING"
 )
-# The same lock order as `rule_usage` (rule, then account), so a chunk and a purchase
-# recorded alone never wait for each other in a cycle.
 _LOCK_COUNTERS = (
     f"SELECT rule_id, account_id, points FROM {_USAGE} WHERE program_id = %(p)s "
     "AND rule_id = ANY(%(rules)b::text[]) AND account_id = ANY(%(who)b::text[]) "
@@ -102,14 +104,20 @@ async def lock_usage_tally(
     rules = sorted(set(rule_ids))
     if not rules:
         return UsageTally()
-    params = {"p": program_id, "rules": rules, "who": sorted({*account_ids, TOTAL})}
-    await execute(session, _CREATE_COUNTERS, params)
+    who = sorted({*account_ids, TOTAL})
+    keys = [(r, a) for r in rules for a in who]  # sorted: both lists are
+    await execute(
+        session,
+        _CREATE_COUNTERS,
+        {"p": program_id, "key_rules": [r for r, _ in keys], "key_who": [a for _, a in keys]},
+    )
     tally = UsageTally()
-    for rule_id, who, points in await fetch_all(session, _LOCK_COUNTERS, params):
-        if who == TOTAL:
+    params = {"p": program_id, "rules": rules, "who": who}
+    for rule_id, account, points in await fetch_all(session, _LOCK_COUNTERS, params):
+        if account == TOTAL:
             tally.in_total[rule_id] = int(points)
         else:
-            tally.by_member[(rule_id, who)] = int(points)
+            tally.by_member[(rule_id, account)] = int(points)
     return tally
 
 
