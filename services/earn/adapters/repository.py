@@ -3,92 +3,36 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.driver import execute, fetch_all
 from services.earn.adapters.orm import OfferRow, PurchaseRow, RuleUsageRow
-from services.earn.domain.earn_rules import RuleUsage
 from services.earn.domain.usage_tally import UsageTally
 
 TOTAL = "*"  # account_id of a rule's total (budget) counter
 
 
-async def rule_usage(
-    session: AsyncSession,
-    program_id: str,
-    account_id: str,
-    rule_ids: Iterable[str],
-    *,
-    lock: bool,
-) -> RuleUsage:
-    """What capped rules gave this member and in total. With `lock`, the counters are locked
-    until commit so concurrent purchases never overrun a cap or budget together."""
-    ids = sorted(set(rule_ids))
-    if not ids:
-        return RuleUsage()
-    # Sorted: new counters are created (and locked) in the same order as a chunk's.
-    keys = sorted((rule_id, who) for rule_id in ids for who in (account_id, TOTAL))
-    if lock:
-        await session.execute(
-            insert(RuleUsageRow)
-            .values([{"program_id": program_id, "rule_id": r, "account_id": a} for r, a in keys])
-            .on_conflict_do_nothing()
-        )
-    query = (
-        select(RuleUsageRow.rule_id, RuleUsageRow.account_id, RuleUsageRow.points)
-        .where(
-            RuleUsageRow.program_id == program_id,
-            RuleUsageRow.rule_id.in_(ids),
-            RuleUsageRow.account_id.in_([account_id, TOTAL]),
-        )
-        # A fixed order locks the same rows in the same order in every transaction.
-        .order_by(RuleUsageRow.rule_id, RuleUsageRow.account_id)
-    )
-    if lock:
-        query = query.with_for_update()
-    by_member: dict[str, int] = {}
-    in_total: dict[str, int] = {}
-    for rule_id, who, points in (await session.execute(query)).all():
-        (in_total if who == TOTAL else by_member)[rule_id] = int(points)
-    return RuleUsage(by_member=by_member, in_total=in_total)
-
-
-async def add_rule_usage(
-    session: AsyncSession, program_id: str, account_id: str, given: Mapping[str, int]
-) -> None:
-    for rule_id, points in given.items():
-        await session.execute(
-            update(RuleUsageRow)
-            .where(
-                RuleUsageRow.program_id == program_id,
-                RuleUsageRow.rule_id == rule_id,
-                RuleUsageRow.account_id.in_([account_id, TOTAL]),
-            )
-            .values(points=RuleUsageRow.points + points)
-        )
-
-
 _USAGE = RuleUsageRow.__tablename__
-# New counters are created in the order given (sorted, as `rule_usage` does) and existing ones
-# locked in the same SQL order as `rule_usage`, so a chunk and a purchase recorded alone
+# New counters are created in one order (sorted by rule, then account) and existing ones
+# locked in one SQL order, whoever asks (a purchase alone or a chunk), so two transactions
 # never wait for each other in a cycle.
 _CREATE_COUNTERS = (
     f"INSERT INTO {_USAGE} (program_id, rule_id, account_id, points) "
     "SELECT %(p)s, r, a, 0 FROM unnest(%(key_rules)b::text[], %(key_who)b::text[]) "
     "WITH ORDINALITY AS t(r, a, i) ORDER BY i ON CONFLICT DO NOTHING"
 )
-_LOCK_COUNTERS = (
+_READ_COUNTERS = (
     f"SELECT rule_id, account_id, points FROM {_USAGE} WHERE program_id = %(p)s "
     "AND rule_id = ANY(%(rules)b::text[]) AND account_id = ANY(%(who)b::text[]) "
-    "ORDER BY rule_id, account_id FOR UPDATE"
+    "ORDER BY rule_id, account_id"
 )
+_LOCK_COUNTERS = f"{_READ_COUNTERS} FOR UPDATE"
 _ADD_COUNTERS = (
     f"UPDATE {_USAGE} AS u SET points = u.points + d.points "
     "FROM unnest(%(rules)b::text[], %(who)b::text[], %(points)b::bigint[]) "
@@ -97,23 +41,33 @@ _ADD_COUNTERS = (
 )
 
 
-async def lock_usage_tally(
-    session: AsyncSession, program_id: str, account_ids: Iterable[str], rule_ids: Iterable[str]
+async def usage_tally(
+    session: AsyncSession,
+    program_id: str,
+    account_ids: Iterable[str],
+    rule_ids: Iterable[str],
+    *,
+    lock: bool,
 ) -> UsageTally:
-    """`rule_usage` (locked) for a chunk's members in two statements, however many there are."""
+    """What capped rules gave these members and in total, in two statements however many
+    members. With `lock`, the counters are created if new and locked until commit, so
+    concurrent purchases never overrun a cap or budget together."""
     rules = sorted(set(rule_ids))
     if not rules:
         return UsageTally()
     who = sorted({*account_ids, TOTAL})
-    keys = [(r, a) for r in rules for a in who]  # sorted: both lists are
-    await execute(
-        session,
-        _CREATE_COUNTERS,
-        {"p": program_id, "key_rules": [r for r, _ in keys], "key_who": [a for _, a in keys]},
-    )
+    if lock:
+        keys = [(r, a) for r in rules for a in who]  # sorted: both lists are
+        await execute(
+            session,
+            _CREATE_COUNTERS,
+            {"p": program_id, "key_rules": [r for r, _ in keys], "key_who": [a for _, a in keys]},
+        )
     tally = UsageTally()
     params = {"p": program_id, "rules": rules, "who": who}
-    for rule_id, account, points in await fetch_all(session, _LOCK_COUNTERS, params):
+    for rule_id, account, points in await fetch_all(
+        session, _LOCK_COUNTERS if lock else _READ_COUNTERS, params
+    ):
         if account == TOTAL:
             tally.in_total[rule_id] = int(points)
         else:
@@ -122,7 +76,7 @@ async def lock_usage_tally(
 
 
 async def save_usage_tally(session: AsyncSession, program_id: str, tally: UsageTally) -> None:
-    """Write what a chunk's purchases added to the counters `lock_usage_tally` locked."""
+    """Write what purchases added to the counters `usage_tally` locked."""
     changes = [(r, a, n) for (r, a), n in tally.added_by_member.items() if n] + [
         (r, TOTAL, n) for r, n in tally.added_in_total.items() if n
     ]

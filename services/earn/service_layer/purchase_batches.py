@@ -168,7 +168,7 @@ async def _score_all(
         return {}, UsageTally()
     capped = {rule_id for in_force in rules for rule_id in capped_rules(in_force)}
     account_ids = [member.account_id for member, _ in found.values()]
-    tally = await repository.lock_usage_tally(uow.session, program_id, account_ids, capped)
+    tally = await repository.usage_tally(uow.session, program_id, account_ids, capped, lock=True)
     scored: dict[int, Scored] = {}
     for (i, (member, _)), in_force in zip(found.items(), rules, strict=True):
         try:

@@ -125,11 +125,10 @@ async def score(
         rules = await deps.revisions.in_force(uow.session, program_id, facts.occurred_at)
     capped = capped_rules(rules)
     if tally is None:
-        usage = await repository.rule_usage(
-            uow.session, program_id, member.account_id, capped, lock=lock
+        tally = await repository.usage_tally(
+            uow.session, program_id, [member.account_id], capped, lock=lock
         )
-    else:
-        usage = tally.usage(member.account_id, capped)
+    usage = tally.usage(member.account_id, capped)
     used = await usable_offer(
         uow,
         program_id,
@@ -166,7 +165,7 @@ async def record_purchase(
 ) -> earn_pb2.RecordPurchaseResponse:
     accounts = deps.accounts(program_id, actor)
     scored = await score(uow, deps, accounts, program_id, msg, lock=True)
-    await consume_caps(uow, program_id, scored, 1)
+    await consume_caps(uow, program_id, scored)
     entries = credit_entries(msg, scored)
     results = list((await accounts.batch_credit(entries)).results) if entries else []
     for result in results:
@@ -186,11 +185,12 @@ def capped_given(scored: Scored, sign: int = 1) -> dict[str, int]:
     return {k: sign * v for k, v in scored.result.by_rule().items() if k in capped}
 
 
-async def consume_caps(uow: UnitOfWork, program_id: str, scored: Scored, sign: int) -> None:
-    """Count what capped rules gave (sign -1 takes it back when the credit was refused); the
-    counters were locked by `score`, and a later purchase in the same transaction sees them."""
-    given = capped_given(scored, sign)
-    await repository.add_rule_usage(uow.session, program_id, scored.member.account_id, given)
+async def consume_caps(uow: UnitOfWork, program_id: str, scored: Scored) -> None:
+    """Count what capped rules gave a purchase recorded alone; the counters were locked by
+    `score`. (A chunk counts its purchases in its tally and writes them once.)"""
+    tally = UsageTally()
+    tally.add(scored.member.account_id, capped_given(scored))
+    await repository.save_usage_tally(uow.session, program_id, tally)
 
 
 def credit_entries(msg: p.Purchase, scored: Scored) -> list[accounts_pb2.BatchCreditEntry]:
