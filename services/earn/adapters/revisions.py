@@ -43,18 +43,10 @@ async def store_revision(uow: UnitOfWork, record: ProgramRecord) -> None:
 
 
 _TABLE = RuleRevisionRow.__tablename__
+# Each event time's generation, in one statement however many times: the latest that took
+# effect at or before it; for a time before the program, its first one (NULL: the program has
+# no revision at all).
 _IN_FORCE = (
-    f"SELECT generation FROM {_TABLE} WHERE program_id = %(p)s AND effective_from <= %(at)s "
-    "ORDER BY effective_from DESC, generation DESC LIMIT 1"
-)
-# An event older than the program: its first generation.
-_EARLIEST = (
-    f"SELECT generation FROM {_TABLE} WHERE program_id = %(p)s "
-    "ORDER BY effective_from, generation LIMIT 1"
-)
-# A chunk of events: each time's generation in one statement, the earliest one for times
-# before the program (NULL: the program has no revision at all).
-_IN_FORCE_MANY = (
     f"SELECT coalesce((SELECT generation FROM {_TABLE} WHERE program_id = %(p)s "
     "AND effective_from <= t.at ORDER BY effective_from DESC, generation DESC LIMIT 1), "
     f"(SELECT generation FROM {_TABLE} WHERE program_id = %(p)s "
@@ -73,25 +65,23 @@ class RevisionCache:
     async def in_force(self, session: AsyncSession, program_id: str, at: datetime) -> RulesInForce:
         """Every event asks this, so it reads only the generation number (a fixed statement,
         runtime/db/driver.py) and the spec document only the first time."""
-        params = {"p": program_id, "at": at}
-        rows = await fetch_all(session, _IN_FORCE, params) or await fetch_all(
-            session, _EARLIEST, params
-        )
-        if not rows:
-            raise _no_rules(program_id)
-        return await self._rules(session, program_id, int(rows[0][0]))
+        (rules,) = await self.in_force_many(session, program_id, [at])
+        return rules
 
     async def in_force_many(
         self, session: AsyncSession, program_id: str, ats: Sequence[datetime]
     ) -> list[RulesInForce]:
-        """`in_force` for each of a chunk's event times, in one statement."""
+        """`in_force` for each of a chunk's event times."""
         distinct = sorted(set(ats))
         if not distinct:
             return []
-        rows = await fetch_all(session, _IN_FORCE_MANY, {"p": program_id, "ats": distinct})
+        rows = await fetch_all(session, _IN_FORCE, {"p": program_id, "ats": distinct})
         generations = {at: generation for at, (generation,) in zip(distinct, rows, strict=True)}
         if any(g is None for g in generations.values()):
-            raise _no_rules(program_id)
+            raise NotFound(
+                f"program {program_id!r} has no rules on this service yet",
+                reason="PROGRAM_NOT_FOUND",
+            )
         rules = {
             g: await self._rules(session, program_id, int(g)) for g in set(generations.values())
         }
@@ -104,9 +94,3 @@ class RevisionCache:
             ((document,),) = await fetch_all(session, _SPEC, {"p": program_id, "g": generation})
             spec = self._specs[key] = parse_spec(document, resource_name=program_id)
         return RulesInForce(generation, spec)
-
-
-def _no_rules(program_id: str) -> NotFound:
-    return NotFound(
-        f"program {program_id!r} has no rules on this service yet", reason="PROGRAM_NOT_FOUND"
-    )
