@@ -126,6 +126,12 @@ class LedgerCommands:
             )
         return cmd.program_id
 
+    def _admit(self, cmd: CommandContext, request: Any) -> tuple[str, str]:
+        """The command's program, refused unless open, and its idempotency key."""
+        program_id = self._program(cmd, request)
+        self.ctx.programs.require_open(program_id)
+        return program_id, idempotency_key(cmd, request)
+
     async def _run(
         self,
         cmd: CommandContext,
@@ -134,13 +140,12 @@ class LedgerCommands:
         response_type: type[R],
         work: Callable[[UnitOfWork, str], Awaitable[R]],
     ) -> R:
-        program_id = self._program(cmd, request)
-        self.ctx.programs.require_open(program_id)
+        program_id, key = self._admit(cmd, request)
         return await run_idempotent(
             self.ctx.uow,
             program_id=program_id,
             scope=f"accounts.cmd.{scope}",
-            key=idempotency_key(cmd, request),
+            key=key,
             request=request,
             response_type=response_type,
             work=lambda uow: work(uow, program_id),
@@ -161,9 +166,7 @@ class LedgerCommands:
         async def alone() -> R:
             return await self._run(cmd, request, scope, response_type, work)
 
-        program_id = self._program(cmd, request)
-        self.ctx.programs.require_open(program_id)
-        key = idempotency_key(cmd, request)
+        program_id, key = self._admit(cmd, request)
         return await commit.submit(program_id, LedgerCall(request, request.actor, key), alone)
 
     async def Credit(
