@@ -144,10 +144,10 @@ class OutboxRelay:
         cost the relay more CPU than anything else it does. Per row: None when JetStream
         acknowledged it, else the reason it was not."""
         acks: list[asyncio.Future[PubAck] | BaseException] = []
-        spans: list[tuple[Span, list[int]]] = []
+        spans: list[tuple[Span, range]] = []  # each span with its rows' positions
         for batch in _same_trace_and_subject(rows):
             span, headers = self._publish_span(batch)
-            spans.append((span, [len(acks) + i for i in range(len(batch))]))
+            spans.append((span, range(len(acks), len(acks) + len(batch))))
             for row in batch:
                 try:
                     ack = await self._js.publish_async(
