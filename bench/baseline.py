@@ -11,7 +11,6 @@ statement, and the statements a correct ledger cannot skip.
 from __future__ import annotations
 
 import os
-import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -19,7 +18,8 @@ from typing import Any
 
 import psycopg
 
-from bench.loaders import Population
+from bench.loaders import Population, settle
+from runtime.ids import uuid7
 
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
 
@@ -57,7 +57,7 @@ async def copy_population_to_raw(dsn: str, pop: Population) -> None:
                 f"INSERT INTO raw.{table} SELECT * FROM accounts.{table} WHERE program_id = %s",
                 (pop.program_id,),
             )
-        await conn.execute("ANALYZE raw.point_accounts, raw.lots")
+        await settle(conn, ("raw.point_accounts", "raw.lots"))
 
 
 async def connect_many(dsn: str, n: int) -> list[Conn]:
@@ -70,7 +70,8 @@ async def close_all(conns: Sequence[Conn]) -> None:
 
 
 def _id() -> str:
-    return str(uuid.uuid4())
+    """The ids the services write (time-ordered), so the baseline's indexes grow alike."""
+    return str(uuid7())
 
 
 def _rows(columns: int, n: int) -> str:

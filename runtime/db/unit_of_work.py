@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -25,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from runtime.db import driver
 from runtime.db.plumbing import OutboxEvent
 from runtime.errors import Aborted
+from runtime.ids import uuid7
 from tamaru.common.v1 import common_pb2
 
 T = TypeVar("T")
@@ -55,7 +55,8 @@ def event_subject(program_id: str, service: str, event_type: str) -> str:
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """An id for a new row or event: time-ordered (`runtime.ids`), 32 hex digits."""
+    return uuid7().hex
 
 
 class UnitOfWork:
