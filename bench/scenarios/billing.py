@@ -34,14 +34,16 @@ from bench.scenarios.accounts_client import UnexpectedReply
 from bench.stack import BenchProgram, BenchStack
 from runtime.auth import Role
 from runtime.messaging.streams import EVENTS_STREAM
-from services.billing.entrypoints.consumers import DURABLE, EARN_DURABLE, REDEEM_DURABLE
+from services.billing.entrypoints.consumers import DURABLE
+from services.billing.service_layer.feeds import FEEDS
 from tamaru.accounts.v1 import accounts_pb2, accounts_pb2_grpc, ledger_pb2, members_pb2
 from tamaru.billing.v1 import billing_pb2, billing_pb2_grpc
 
 SERVICES = ("accounts", "billing")
-# Every feed billing reads: each would otherwise apply the purchases and orders scenarios'
-# events while those are measured.
-DURABLES = (DURABLE, REDEEM_DURABLE, EARN_DURABLE)
+# Every feed billing reads, whichever it has (a list of names here once missed the earn
+# feed): each would otherwise apply the purchases and orders scenarios' events while those
+# are measured.
+DURABLES = tuple(FEEDS)
 BILLED_SUBJECTS = ("tamaru.evt.*.accounts.>", "tamaru.evt.*.redeem.>")
 ZONE = "Asia/Tokyo"
 AMOUNT = 10
