@@ -10,6 +10,12 @@ what the retry on deadlocks, the gRPC error mapping and the consumers' outage ch
 
 Placeholders are psycopg's: `%(name)s`, and `%(name)b` for lists (dumped in binary, several times
 faster than array literals). Rows come back as plain tuples.
+
+psycopg prepares a statement on the server once it has run it five times on a connection, and
+PostgreSQL then soon settles on a generic plan, made without the parameters' values. That is
+what a short statement wants (no planning per call), but a generic plan does not know how many
+elements an array parameter holds and guesses a few: a statement whose best plan depends on
+that (a join to 5,000 keys) should pass `prepare=False`, to be planned with its values each time.
 """
 
 from __future__ import annotations
@@ -52,12 +58,19 @@ async def fetch_all(
         return await cursor.fetchall()
 
 
-async def execute(session: AsyncSession, statement: str, params: Mapping[str, Any]) -> int:
-    """Runs a statement without rows to return; the number of rows it changed."""
+async def execute(
+    session: AsyncSession,
+    statement: str,
+    params: Mapping[str, Any],
+    *,
+    prepare: bool | None = None,
+) -> int:
+    """Runs a statement without rows to return; the number of rows it changed. `prepare`:
+    psycopg's (None: prepared once it is frequent; False: never, planned with its values)."""
     connection = await session.connection()
     cursor = await _cursor(connection)
     async with cursor:
-        await _execute(connection, cursor, statement, params)
+        await _execute(connection, cursor, statement, params, prepare)
         return cursor.rowcount
 
 
@@ -72,11 +85,12 @@ async def _execute(
     cursor: psycopg.AsyncCursor[tuple[Any, ...]],
     statement: str,
     params: Mapping[str, Any],
+    prepare: bool | None = None,
 ) -> None:
     try:
         traced = _TRACED.get(connection.sync_engine)
         if traced is None:
-            await cursor.execute(statement, params)
+            await cursor.execute(statement, params, prepare=prepare)
         else:
             tracer, attributes = traced
             with tracer.start_as_current_span(
@@ -84,7 +98,7 @@ async def _execute(
                 kind=SpanKind.CLIENT,
                 attributes={**attributes, "db.statement": statement},
             ):
-                await cursor.execute(statement, params)
+                await cursor.execute(statement, params, prepare=prepare)
     except psycopg.Error as error:
         dialect = connection.dialect
         lost = dialect.is_disconnect(error, None, None)  # type: ignore[arg-type]

@@ -142,7 +142,8 @@ class Part:
         key = names[0]
         # With many rows, the keys again as `= ANY(array)`: the planner then fetches exactly
         # those rows by primary key. Joined to unnest() alone (which it guesses small), it
-        # chose a hash join over a scan of the program's whole table.
+        # chose a hash join over a scan of the program's whole table. That holds for a plan
+        # made with the arrays' values; see `SetWriter.execute` for one made without them.
         by_key = f" AND t.{key} = ANY(CAST(%({p}_{key})b AS text[]))" if varying[0] else ""
         return (
             f"UPDATE {self.table} AS t SET {assignments}{source} "
@@ -179,6 +180,13 @@ Shape = tuple[tuple[Part, tuple[bool, ...]], ...]
 # prepares each statement once it has run a few times.
 _STATEMENTS: dict[Shape, str] = {}
 
+# An UPDATE of more rows than this is planned with its arrays each time (not prepared). Once
+# prepared, PostgreSQL's generic plan guessed the `= ANY(keys)` fetch to find one row, put it
+# on the outer side of a nested loop and compared every fetched row with every unnested one:
+# 25 million comparisons, 7 seconds, for a sweep batch of 5,000 lots. Planning each time costs
+# well under a millisecond; up to this size the generic plan's comparisons cost less than that.
+PLAN_WITH_VALUES_ABOVE = 32
+
 
 def _statement(shape: Shape) -> str:
     *first, last = shape
@@ -192,12 +200,21 @@ class SetWriter:
     def __init__(self, program_id: str) -> None:
         self._params: dict[str, Any] = {"program_id": program_id}
         self._shape: list[tuple[Part, tuple[bool, ...]]] = []
+        self._largest_update = 0
 
     def add(self, part: Part, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             varying, params = part.params(rows)
             self._shape.append((part, varying))
             self._params.update(params)
+            if part.update:
+                self._largest_update = max(self._largest_update, len(rows))
+
+    @property
+    def prepare(self) -> bool | None:
+        """psycopg's `prepare` for this statement: False (planned with its values) when an
+        update is too large for the generic plan (`PLAN_WITH_VALUES_ABOVE`)."""
+        return False if self._largest_update > PLAN_WITH_VALUES_ABOVE else None
 
     async def execute(self, session: AsyncSession) -> None:
         if not self._shape:
@@ -206,7 +223,7 @@ class SetWriter:
         statement = _STATEMENTS.get(shape)
         if statement is None:
             statement = _STATEMENTS[shape] = _statement(shape)
-        await execute(session, statement, self._params)
+        await execute(session, statement, self._params, prepare=self.prepare)
 
 
 def plan_writer(plan: LedgerPlan, program_id: str) -> SetWriter:
