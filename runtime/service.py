@@ -30,6 +30,7 @@ from runtime.db import driver, migrations
 from runtime.db.engine import make_async_engine, make_session_factory
 from runtime.db.unit_of_work import UnitOfWork
 from runtime.grpcserver import MethodPolicy, RunningServer, install_signal_handlers, start_server
+from runtime.idempotency_purger import IdempotencyKeyPurger
 from runtime.messaging.commands import CommandClient, CommandServer
 from runtime.messaging.connection import connect
 from runtime.messaging.consumer import EventConsumer
@@ -174,7 +175,7 @@ class ServiceApp:
             if provider is not None:
                 consumer.use_tracer_provider(provider)
             await consumer.start()
-        self._workers = d.workers(ctx)
+        self._workers = [*d.workers(ctx), IdempotencyKeyPurger(ctx.uow)]
         for worker in self._workers:
             await worker.start()
         self.server = await start_server(
