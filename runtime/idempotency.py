@@ -2,8 +2,7 @@
 
 The first response for (program, scope, key) is stored in the same transaction as the effect
 and replayed for every retry; the same key with a different request is an error. Keys are kept
-`RETENTION` (`purge_expired`, run by every service's `IdempotencyKeyPurger`, removes older
-ones).
+`RETENTION`; every service's `RetentionPurger` (runtime/retention.py) removes older ones.
 
 Usage inside a unit of work:
 
@@ -18,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 
 from google.protobuf.message import Message
@@ -114,25 +113,6 @@ async def finish(
             "response": response.SerializeToString(deterministic=True),
         },
     )
-
-
-# Oldest first by the created_at index, a bounded batch per statement: a day's keys at a
-# thousand requests a second are 86 million rows, too many for one transaction. SKIP LOCKED
-# lets every replica's purger run without waiting for another's.
-_PURGE_BATCH = (
-    f"DELETE FROM {_TABLE} WHERE ctid = ANY(ARRAY("
-    f"SELECT ctid FROM {_TABLE} WHERE created_at < %(cutoff)s "
-    "ORDER BY created_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED))"
-)
-
-
-async def purge_expired(
-    session: AsyncSession, now: datetime | None = None, limit: int = 10_000
-) -> int:
-    """Delete up to `limit` keys older than `RETENTION`; returns how many went (fewer than
-    `limit`: none are left)."""
-    cutoff = (now or datetime.now(UTC)) - RETENTION
-    return await driver.execute(session, _PURGE_BATCH, {"cutoff": cutoff, "limit": limit})
 
 
 async def run_idempotent(

@@ -30,7 +30,6 @@ from runtime.db import driver, migrations
 from runtime.db.engine import make_async_engine, make_session_factory
 from runtime.db.unit_of_work import UnitOfWork
 from runtime.grpcserver import MethodPolicy, RunningServer, install_signal_handlers, start_server
-from runtime.idempotency_purger import IdempotencyKeyPurger
 from runtime.messaging.commands import CommandClient, CommandServer
 from runtime.messaging.connection import connect
 from runtime.messaging.consumer import EventConsumer
@@ -39,6 +38,7 @@ from runtime.messaging.outbox_relay import OutboxRelay, outbox_backlog
 from runtime.messaging.streams import EVENTS_STREAM, ensure_events_stream
 from runtime.programs.registry import ProgramRegistry
 from runtime.programs.watcher import ApplyHook, ProgramConfigWatcher
+from runtime.retention import RetentionPurger
 from runtime.telemetry import metrics
 from runtime.telemetry.logging import configure_logging
 from runtime.telemetry.setup import Telemetry, setup_telemetry
@@ -175,7 +175,7 @@ class ServiceApp:
             if provider is not None:
                 consumer.use_tracer_provider(provider)
             await consumer.start()
-        self._workers = [*d.workers(ctx), IdempotencyKeyPurger(ctx.uow)]
+        self._workers = [*d.workers(ctx), RetentionPurger(ctx.uow)]
         for worker in self._workers:
             await worker.start()
         self.server = await start_server(

@@ -24,7 +24,8 @@ from runtime.db.base import Base
 
 
 class OutboxEvent(Base):
-    """An event waiting to be published; written in the same transaction as the change."""
+    """An event waiting to be published; written in the same transaction as the change, kept
+    a day after it was published (runtime/retention.py)."""
 
     __tablename__ = "outbox_events"
 
@@ -46,6 +47,8 @@ class OutboxEvent(Base):
             "created_at",
             postgresql_where=text("sent_at IS NULL"),
         ),
+        # The retention purge's work list (runtime/retention.py); migration step v2.
+        Index("ix_outbox_events_sent", "sent_at", postgresql_where=text("sent_at IS NOT NULL")),
     )
 
 
@@ -59,6 +62,9 @@ class InboxEvent(Base):
     processed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+    # The retention purge's work list (runtime/retention.py); migration step v2.
+    __table_args__ = (Index("ix_inbox_events_processed_at", "processed_at"),)
 
 
 class IdempotencyRecord(Base):

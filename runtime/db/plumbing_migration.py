@@ -73,6 +73,38 @@ def create_v1() -> None:
     )
 
 
+def upgrade_v2() -> None:
+    """The indexes the retention purge reads (runtime/retention.py): sent outbox rows by when
+    they were sent, inbox rows by when they were applied. Built CONCURRENTLY, outside the
+    migration's transaction: until this step nothing was ever deleted from either table, so a
+    running system's may be large, and a plain CREATE INDEX would stop its writes meanwhile.
+    A build that fails leaves an INVALID index behind; drop it before migrating again."""
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_outbox_events_sent",
+            "outbox_events",
+            ["sent_at"],
+            postgresql_where=sa.text("sent_at IS NOT NULL"),
+            postgresql_concurrently=True,
+        )
+        op.create_index(
+            "ix_inbox_events_processed_at",
+            "inbox_events",
+            ["processed_at"],
+            postgresql_concurrently=True,
+        )
+
+
+def downgrade_v2() -> None:
+    with op.get_context().autocommit_block():
+        op.drop_index(
+            "ix_inbox_events_processed_at", table_name="inbox_events", postgresql_concurrently=True
+        )
+        op.drop_index(
+            "ix_outbox_events_sent", table_name="outbox_events", postgresql_concurrently=True
+        )
+
+
 def drop_v1() -> None:
     op.drop_table("program_configs")
     op.drop_index("ix_idempotency_keys_created_at", table_name="idempotency_keys")

@@ -19,6 +19,9 @@ PROGRAMS_BUCKET = "tamaru_programs"
 STATUS_BUCKET = "tamaru_program_status"
 
 DAY = 24 * 3600
+# Consumers are durable; a week covers a long outage of any consumer. An event older than
+# this can no longer be redelivered, so inboxes need not remember it (runtime/retention.py).
+EVENTS_MAX_AGE = 7 * DAY
 
 
 def events_stream_config() -> StreamConfig:
@@ -28,8 +31,7 @@ def events_stream_config() -> StreamConfig:
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
-        # Consumers are durable; a week covers a long outage of any consumer.
-        max_age=7 * DAY,
+        max_age=EVENTS_MAX_AGE,
         # The relay re-publishes rows whose "sent" mark did not commit; JetStream drops those
         # duplicates by Nats-Msg-Id within this window (consumers dedupe beyond it).
         duplicate_window=600,
