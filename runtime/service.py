@@ -208,7 +208,9 @@ class ServiceApp:
         ctx, name = self.ctx, self.definition.name
         while not self._stopping:
             try:
-                async with ctx.session_factory() as session:
+                # begin(): commits the read (a rollback would cost the connection its
+                # prepared statements, see UnitOfWork.__aexit__).
+                async with ctx.session_factory() as session, session.begin():
                     backlog, age = await outbox_backlog(session)
                 metrics.outbox_backlog.set(backlog, service=name)
                 metrics.outbox_oldest_age.set(age, service=name)

@@ -89,10 +89,21 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        session = self.session
+        self._session = None
+        # Unflushed ORM changes are never committed here: close() drops them, as it did.
+        pending = session.new or session.dirty or session.deleted
+        if exc_type is None and not pending and session.in_transaction():
+            # A unit of work that ends cleanly without committing has only read: writes are
+            # committed by `run_in_transaction` or `commit()`. Its transaction ends with COMMIT
+            # rather than close()'s ROLLBACK, because psycopg answers a ROLLBACK by
+            # deallocating every statement it prepared on the connection: each read (a
+            # balance, an identifier lookup) cost the next requests on that connection their
+            # prepared statements. A transaction that wrote nothing commits without a WAL flush.
+            await session.commit()
         # close() rolls back anything uncommitted and detaches loaded objects without
         # expiring them, so values read inside the unit of work stay readable after it.
-        await self.session.close()
-        self._session = None
+        await session.close()
 
     async def commit(self) -> None:
         await self.session.commit()
