@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import platform
 import time
@@ -14,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from bench import cpu, footprint, report
+from bench import autoanalyze, cpu, footprint, report
 from bench.profiling import Profiler
 from bench.progress import Console
 from bench.results import RunResult
@@ -58,6 +60,14 @@ async def run_benchmarks(
         console.log("waiting for the machine to be quiet (other test runs skew the figures)")
         busy = await cpu.wait_for_quiet(max_seconds=options.wait_quiet_seconds)
         result.notes.append(f"{busy:.2f} cores were busy with other work when measuring began")
+    analyzer: asyncio.Task[None] | None = None
+    if not await autoanalyze.autovacuum_is_on(stack.dsn):
+        analyzer = asyncio.create_task(autoanalyze.analyze_while_running(stack.dsn))
+        result.notes.append(
+            "autovacuum is off on this server: the bench analyzes each table as autovacuum "
+            "would (50 rows + 10% changed), so cached plans follow the tables' growth "
+            "(bench/autoanalyze.py)"
+        )
     try:
         for scenario in options.scenarios:
             if scenario.prepare is not None:
@@ -95,6 +105,10 @@ async def run_benchmarks(
         except Exception as exc:  # a missing figure must not lose the run's results
             result.notes.append(f"footprint not measured: {exc}")
     finally:
+        if analyzer is not None:
+            analyzer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await analyzer
         await stack.stop()
     result.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
     return result, report.write(result, options.out_dir, options.stamp)
