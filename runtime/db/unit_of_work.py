@@ -91,15 +91,13 @@ class UnitOfWork:
     ) -> None:
         session = self.session
         self._session = None
-        # Unflushed ORM changes are never committed here: close() drops them, as it did.
-        pending = session.new or session.dirty or session.deleted
-        if exc_type is None and not pending and session.in_transaction():
-            # A unit of work that ends cleanly without committing has only read: writes are
-            # committed by `run_in_transaction` or `commit()`. Its transaction ends with COMMIT
-            # rather than close()'s ROLLBACK, because psycopg answers a ROLLBACK by
-            # deallocating every statement it prepared on the connection: each read (a
-            # balance, an identifier lookup) cost the next requests on that connection their
-            # prepared statements. A transaction that wrote nothing commits without a WAL flush.
+        if exc_type is None and session.in_transaction() and await _wrote_nothing(session):
+            # COMMIT, not close()'s ROLLBACK, for a transaction without a transaction id
+            # (PostgreSQL assigns one at its first write or row lock): the two do the same
+            # to the database, but psycopg answers every ROLLBACK by deallocating every
+            # statement it prepared on the connection, so each read (a balance, an identifier
+            # lookup) cost the next requests on that connection their prepared statements.
+            # Anything written, or left unflushed in the ORM, is still rolled back.
             await session.commit()
         # close() rolls back anything uncommitted and detaches loaded objects without
         # expiring them, so values read inside the unit of work stay readable after it.
@@ -208,6 +206,21 @@ def is_retryable(exc: BaseException) -> bool:
         return False
     sqlstate = getattr(exc.orig, "sqlstate", None)
     return sqlstate in RETRYABLE_SQLSTATES
+
+
+_XID_ASSIGNED = "SELECT pg_current_xact_id_if_assigned() IS NOT NULL"
+
+
+async def _wrote_nothing(session: AsyncSession) -> bool:
+    """No unflushed ORM changes and no write or row lock in the open transaction (False when
+    that cannot be asked: a transaction aborted by an error the work caught)."""
+    if session.new or session.dirty or session.deleted:
+        return False
+    try:
+        rows = await driver.fetch_all(session, _XID_ASSIGNED, {})
+    except DBAPIError:
+        return False
+    return not rows[0][0]
 
 
 async def run_in_transaction(

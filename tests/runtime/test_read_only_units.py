@@ -1,13 +1,16 @@
 """A unit of work that only reads ends without costing its connection the statements psycopg
-prepared on it (runtime/db/unit_of_work.py: a ROLLBACK would deallocate them all), and
-still never commits what it did not mean to."""
+prepared on it (runtime/db/unit_of_work.py: a ROLLBACK would deallocate them all), and one
+that wrote without committing (a dry run) is still rolled back."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
+from google.protobuf.wrappers_pb2 import StringValue
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.db.driver import fetch_all
@@ -71,3 +74,24 @@ async def test_a_unit_of_work_that_ends_without_committing_keeps_none_of_its_orm
             select(OutboxEvent.event_id).where(OutboxEvent.program_id == program_id)
         )
         assert found.all() == []
+
+
+async def test_a_unit_of_work_that_wrote_and_did_not_commit_is_rolled_back(
+    one_connection: async_sessionmaker[AsyncSession], program_id: str
+) -> None:
+    async with UnitOfWork(one_connection, "rt") as uow:  # a dry run: writes, never commits
+        await uow.emit(program_id, "thing_happened", StringValue(value="dry"))
+
+    async with UnitOfWork(one_connection, "rt") as uow:
+        assert await fetch_all(uow.session, _STATEMENT, {"p": program_id}) == [(0,)]
+
+
+async def test_a_unit_of_work_whose_transaction_failed_still_closes_cleanly(
+    one_connection: async_sessionmaker[AsyncSession],
+) -> None:
+    async with UnitOfWork(one_connection, "rt") as uow:
+        with contextlib.suppress(DBAPIError):  # the work caught the error and carried on
+            await fetch_all(uow.session, "SELECT 1 / 0", {})
+
+    async with UnitOfWork(one_connection, "rt") as uow:  # the connection is usable again
+        assert await fetch_all(uow.session, "SELECT 1", {}) == [(1,)]
