@@ -223,6 +223,19 @@ async def _wrote_nothing(session: AsyncSession) -> bool:
     return not rows[0][0]
 
 
+async def run_read(
+    uow_factory: Callable[[], UnitOfWork], work: Callable[[UnitOfWork], Awaitable[T]]
+) -> T:
+    """Run `work`, which only reads, and end its transaction with COMMIT: for a transaction
+    that wrote nothing that is what ROLLBACK would do, without psycopg dropping the
+    connection's prepared statements and without the round trip `__aexit__` spends finding
+    out whether the work wrote. For the read paths that run per request."""
+    async with uow_factory() as uow:
+        result = await work(uow)
+        await uow.commit()
+        return result
+
+
 async def run_in_transaction(
     uow_factory: Callable[[], UnitOfWork],
     work: Callable[[UnitOfWork], Awaitable[T]],

@@ -4,6 +4,7 @@ command and three queries for a chunk of earn's batch purchases instead of one c
 from __future__ import annotations
 
 from runtime.db.driver import fetch_all
+from runtime.db.unit_of_work import UnitOfWork, run_read
 from runtime.errors import InvalidArgument, TamaruError
 from runtime.messaging.commands import CommandContext, CommandServer, error_detail
 from runtime.service import ServiceContext
@@ -42,7 +43,10 @@ class LookupCommands:
         self.ctx.programs.get(program)
         if len(r.members) > MAX_MEMBERS:
             raise InvalidArgument(f"at most {MAX_MEMBERS:,} members per command", field="members")
-        async with self.ctx.uow() as uow:
+
+        async def look_up(
+            uow: UnitOfWork,
+        ) -> tuple[list[str | TamaruError], dict[str, tuple[str, str]]]:
             found = await resolve_account_ids(
                 uow.session, program, list(r.members), field="members[{index}]"
             )
@@ -53,6 +57,11 @@ class LookupCommands:
                     uow.session, _STATUS_AND_TIER, {"p": program, "ids": ids}
                 )
             }
+            return found, rows
+
+        # Earn asks this before every purchase: a read that keeps the connection's prepared
+        # statements (run_read).
+        found, rows = await run_read(self.ctx.uow, look_up)
         reply = lc.MemberLookupCommandServiceResolveIdentifiersResponse()
         for account in found:
             if isinstance(account, TamaruError):

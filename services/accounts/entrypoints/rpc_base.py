@@ -9,7 +9,7 @@ from typing import TypeVar
 from google.protobuf.message import Message
 
 from runtime.auth import Principal
-from runtime.db.unit_of_work import UnitOfWork
+from runtime.db.unit_of_work import UnitOfWork, run_read
 from runtime.grpcserver import current_principal
 from runtime.idempotency import run_idempotent
 from runtime.service import ServiceContext
@@ -59,5 +59,4 @@ class RpcBase:
     async def read(self, work: Callable[[UnitOfWork, str], Awaitable[T]]) -> T:
         program_id = self.caller().program_id
         self.ctx.programs.get(program_id)
-        async with self.ctx.uow() as uow:
-            return await work(uow, program_id)
+        return await run_read(self.ctx.uow, lambda uow: work(uow, program_id))

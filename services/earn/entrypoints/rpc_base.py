@@ -8,7 +8,7 @@ from typing import TypeVar
 from google.protobuf.message import Message
 
 from runtime.auth import Principal
-from runtime.db.unit_of_work import UnitOfWork
+from runtime.db.unit_of_work import UnitOfWork, run_read
 from runtime.grpcserver import current_principal
 from runtime.idempotency import run_idempotent
 from runtime.service import ServiceContext
@@ -56,8 +56,7 @@ class RpcBase:
     async def read(self, work: Callable[[UnitOfWork, str, str], Awaitable[T]]) -> T:
         caller = self.caller()
         self.ctx.programs.get(caller.program_id)
-        async with self.ctx.uow() as uow:
-            return await work(uow, caller.program_id, caller.key_id)
+        return await run_read(self.ctx.uow, lambda uow: work(uow, caller.program_id, caller.key_id))
 
     async def record_purchase(
         self, request: earn_pb2.RecordPurchaseRequest
