@@ -107,7 +107,8 @@ async def run_benchmarks(
     finally:
         if analyzer is not None:
             analyzer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # Its failure (the database gone, say) must not hide the run's own outcome.
+            with contextlib.suppress(asyncio.CancelledError, psycopg.Error, OSError):
                 await analyzer
         await stack.stop()
     result.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
