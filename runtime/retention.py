@@ -78,15 +78,17 @@ class RetentionPurger(PeriodicWorker):
         uow_factory: Callable[[], UnitOfWork],
         *,
         interval: float = 3600.0,
+        first_delay: float = 300.0,
         batch_size: int = 10_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        # The first pass waits one interval: a service starting is busy enough.
+        # The first pass waits a few minutes (a service starting is busy enough), not a whole
+        # interval: a service redeployed more often than hourly would never purge.
         super().__init__(
             interval,
             name="retention-purger",
             failure="retention purge failed",
-            delay_first=True,
+            first_delay=first_delay,
         )
         self._uow_factory = uow_factory
         self._batch_size = batch_size

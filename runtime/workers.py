@@ -16,14 +16,23 @@ log = logging.getLogger(__name__)
 
 class PeriodicWorker:
     def __init__(
-        self, interval: float, *, name: str, failure: str, delay_first: bool = False
+        self,
+        interval: float,
+        *,
+        name: str,
+        failure: str,
+        delay_first: bool = False,
+        first_delay: float | None = None,
     ) -> None:
         """`failure` starts the log line of a failed tick (operators search for it);
-        `delay_first` waits one interval before the first tick instead of running at start."""
+        `delay_first` waits one interval before the first tick instead of running at start;
+        `first_delay` waits that long instead (for an interval longer than a process may live)."""
         self._interval = interval
         self._name = name
         self._failure = failure
-        self._delay_first = delay_first
+        self._first_delay = (
+            first_delay if first_delay is not None else (interval if delay_first else 0.0)
+        )
         self._task: asyncio.Task[None] | None = None
 
     async def tick(self) -> None:
@@ -40,8 +49,8 @@ class PeriodicWorker:
             self._task = None
 
     async def _run(self) -> None:
-        if self._delay_first:
-            await asyncio.sleep(self._interval)
+        if self._first_delay:
+            await asyncio.sleep(self._first_delay)
         while True:
             try:
                 await self.tick()
