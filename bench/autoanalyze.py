@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 
 import psycopg
-
-log = logging.getLogger(__name__)
 
 # autovacuum_analyze_threshold + autovacuum_analyze_scale_factor * rows (their defaults).
 _DUE = (

@@ -21,18 +21,14 @@ class PeriodicWorker:
         *,
         name: str,
         failure: str,
-        delay_first: bool = False,
-        first_delay: float | None = None,
+        first_delay: float = 0.0,
     ) -> None:
         """`failure` starts the log line of a failed tick (operators search for it);
-        `delay_first` waits one interval before the first tick instead of running at start;
-        `first_delay` waits that long instead (for an interval longer than a process may live)."""
+        `first_delay` waits that long before the first tick instead of running at start."""
         self._interval = interval
         self._name = name
         self._failure = failure
-        self._first_delay = (
-            first_delay if first_delay is not None else (interval if delay_first else 0.0)
-        )
+        self._first_delay = first_delay
         self._task: asyncio.Task[None] | None = None
 
     async def tick(self) -> None:

@@ -1,6 +1,7 @@
-"""When a periodic worker (runtime/workers.py) first ticks: at start, after one interval, or
-after its own first delay, which a worker with a long interval needs (the retention purger
-ticks hourly, and a service redeployed more often than that would otherwise never purge)."""
+"""When a periodic worker (runtime/workers.py) first ticks: at start, or after its first delay,
+which may be one interval or less. A worker with a long interval needs less: the retention
+purger ticks hourly, and a service redeployed more often than that would otherwise never
+purge."""
 
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ async def test_a_worker_ticks_at_start_by_default() -> None:
     assert await _ticks_within(Counting(3600), 0.1) == 1
 
 
-async def test_delay_first_waits_one_interval() -> None:
-    assert await _ticks_within(Counting(3600, delay_first=True), 0.1) == 0
+async def test_a_first_delay_of_one_interval_waits_that_long() -> None:
+    assert await _ticks_within(Counting(3600, first_delay=3600), 0.1) == 0
 
 
 async def test_a_first_delay_shorter_than_the_interval_ticks_soon_then_waits() -> None:

@@ -23,7 +23,7 @@ class TierRefresher(PeriodicWorker):
         interval: float = 3600.0,
     ) -> None:
         super().__init__(
-            interval, name="tier-refresher", failure="tier refresh failed", delay_first=True
+            interval, name="tier-refresher", failure="tier refresh failed", first_delay=interval
         )
         self._uow_factory = uow_factory
         self._programs = programs
