@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from runtime import idempotency
 from runtime.db import driver
 from runtime.db.plumbing import IdempotencyRecord, InboxEvent, OutboxEvent
-from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
+from runtime.db.unit_of_work import UnitOfWork, run_in_batches
 from runtime.messaging.streams import EVENTS_MAX_AGE
 from runtime.workers import PeriodicWorker
 
@@ -100,15 +100,11 @@ class RetentionPurger(PeriodicWorker):
         return {r.table: await self._drain(r, now) for r in PLUMBING}
 
     async def _drain(self, retention: Retention, now: datetime) -> int:
-        total = 0
-        while True:
-            purged = await run_in_transaction(
-                self._uow_factory,
-                lambda uow: retention.purge(uow.session, now, self._batch_size),
-            )
-            total += purged
-            if purged < self._batch_size:
-                return total
+        return await run_in_batches(
+            self._uow_factory,
+            lambda uow: retention.purge(uow.session, now, self._batch_size),
+            self._batch_size,
+        )
 
     async def tick(self) -> None:
         purged = {table: n for table, n in (await self.run_once()).items() if n}

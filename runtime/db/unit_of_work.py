@@ -236,6 +236,22 @@ async def run_read(
         return result
 
 
+async def run_in_batches(
+    uow_factory: Callable[[], UnitOfWork],
+    batch: Callable[[UnitOfWork], Awaitable[int]],
+    batch_size: int,
+) -> int:
+    """Run `batch` (which handles up to `batch_size` items and returns how many) a transaction
+    at a time until one comes back short; returns the items handled. A backlog is worked off
+    in bounded transactions, never one long one."""
+    total = 0
+    while True:
+        done = await run_in_transaction(uow_factory, batch)
+        total += done
+        if done < batch_size:
+            return total
+
+
 async def run_in_transaction(
     uow_factory: Callable[[], UnitOfWork],
     work: Callable[[UnitOfWork], Awaitable[T]],

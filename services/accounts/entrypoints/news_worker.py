@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
+from runtime.db.unit_of_work import UnitOfWork, run_in_batches
 from runtime.workers import PeriodicWorker
 from services.accounts.service_layer.news import announce_due_news
 
@@ -29,15 +29,12 @@ class NewsAnnouncer(PeriodicWorker):
 
     async def run_once(self) -> int:
         """Announce every post that is due; returns how many."""
-        total = 0
         now = self._clock()
-        while True:
-            done = await run_in_transaction(
-                self._uow_factory, lambda uow: announce_due_news(uow, now, self._batch_size)
-            )
-            total += done
-            if done < self._batch_size:
-                return total
+        return await run_in_batches(
+            self._uow_factory,
+            lambda uow: announce_due_news(uow, now, self._batch_size),
+            self._batch_size,
+        )
 
     async def tick(self) -> None:
         await self.run_once()

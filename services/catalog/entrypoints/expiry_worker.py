@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
+from runtime.db.unit_of_work import UnitOfWork, run_in_batches
 from runtime.workers import PeriodicWorker
 from services.catalog.service_layer.reservations import release_expired
 
@@ -36,15 +36,11 @@ class ReservationExpiryWorker(PeriodicWorker):
 
     async def sweep(self) -> int:
         """Release everything expired now; returns how many reservations."""
-        total = 0
-        while True:
-            released = await run_in_transaction(
-                self._uow_factory,
-                lambda uow: release_expired(uow, datetime.now(UTC), self._batch_size),
-            )
-            total += released
-            if released < self._batch_size:
-                return total
+        return await run_in_batches(
+            self._uow_factory,
+            lambda uow: release_expired(uow, datetime.now(UTC), self._batch_size),
+            self._batch_size,
+        )
 
     async def tick(self) -> None:
         released = await self.sweep()
