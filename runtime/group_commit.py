@@ -19,10 +19,11 @@ usual path replays the stored response.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Generic, TypeAlias, TypeVar
+from typing import Any, Final, Generic, TypeAlias, TypeVar
 
 from opentelemetry import trace
 
@@ -76,6 +77,11 @@ class GroupCommit(Generic[G, T, R]):
         self._busy: dict[G, int] = {}
         self._queues: dict[G, deque[_Waiter[T, R]]] = {}
         self.batches = 0  # batches of two or more run so far (for tests and metrics)
+        _instances.add(self)
+
+    def queued(self) -> int:
+        """Requests waiting for a batch now, over every group."""
+        return sum(len(queue) for queue in self._queues.values())
 
     async def submit(self, group: G, item: T, alone: Callable[[], Awaitable[R]]) -> R:
         """The item's result: from `alone()` (the usual path) or from a batch."""
@@ -155,6 +161,15 @@ class GroupCommit(Generic[G, T, R]):
             return
         if queue is not None and waiter in queue:
             queue.remove(waiter)
+
+
+_instances: weakref.WeakSet[GroupCommit[Any, Any, Any]] = weakref.WeakSet()
+
+
+def queued_in_process() -> int:
+    """Requests waiting for a batch in every group commit of this process (tests use it to
+    know that the requests they sent have all arrived and queued)."""
+    return sum(instance.queued() for instance in list(_instances))
 
 
 def _current_trace_id() -> str:

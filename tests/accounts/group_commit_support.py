@@ -15,6 +15,7 @@ import grpc
 from sqlalchemy import text
 
 from runtime.errors import TamaruError
+from runtime.group_commit import queued_in_process
 from runtime.service import ServiceApp
 from tests.accounts.conftest import Accounts
 from tests.support.locks import account_locked
@@ -40,22 +41,50 @@ async def queued_behind_a_locked_credit(
     async with account_locked(app, first):
         leading = first_call() if first_call else accounts.credit(first, 1)
         leader: asyncio.Future[Any] = asyncio.ensure_future(leading)
-        await asyncio.sleep(0.2)  # it is in flight, waiting on the lock
+        await until(lambda: lock_waiters(app), 1)  # it is in flight, waiting on the lock
         followers = [asyncio.create_task(outcome(call)) for call in calls]
-        await asyncio.sleep(0.3)  # they have all arrived and queued
+        await until(queued_now, len(calls))  # they have all arrived and queued
     return await leader, list(await asyncio.gather(*followers))
+
+
+async def until(count: Callable[[], Awaitable[int]], wanted: int) -> None:
+    """Wait (5 s at most, polling) until `count()` reaches `wanted`: a state reached, not a
+    guessed sleep, so a loaded machine only makes the test slower."""
+    deadline = asyncio.get_running_loop().time() + 5.0
+    while True:
+        found = await count()
+        if found >= wanted:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"{found} of {wanted} after 5 s"
+        await asyncio.sleep(0.01)
+
+
+async def queued_now() -> int:
+    return queued_in_process()
+
+
+async def lock_waiters(app: ServiceApp) -> int:
+    """Backends of the service's database waiting on a row lock now."""
+    return await _count(
+        app,
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
 
 
 async def commits(app: ServiceApp, program_id: str, tx_type: str | None = None) -> int:
     """How many database transactions wrote the program's ledger transactions (of `tx_type`,
     when given): rows inserted by one transaction share its xmin."""
+    return await _count(
+        app,
+        "SELECT count(DISTINCT xmin::text) FROM ledger_transactions "
+        "WHERE program_id = :p AND (CAST(:t AS text) IS NULL OR type = :t)",
+        {"p": program_id, "t": tx_type},
+    )
+
+
+async def _count(app: ServiceApp, sql: str, params: dict[str, Any] | None = None) -> int:
     assert app.ctx is not None
     async with app.ctx.uow() as uow:
-        found = await uow.session.scalar(
-            text(
-                "SELECT count(DISTINCT xmin::text) FROM ledger_transactions "
-                "WHERE program_id = :p AND (CAST(:t AS text) IS NULL OR type = :t)"
-            ),
-            {"p": program_id, "t": tx_type},
-        )
+        found = await uow.session.scalar(text(sql), params or {})
     return int(found or 0)

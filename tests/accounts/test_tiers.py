@@ -209,3 +209,9 @@ async def test_tier_refresher_stores_every_members_tier(
     refresher = TierRefresher(accounts_app.ctx.uow, lambda: [(tiered.program.program_id, spec)])
     await refresher.refresh_all()
     assert silver in await listed_with_tier(tiered, "silver")
+
+
+def test_the_tier_refresher_first_runs_soon_after_start_not_a_whole_interval_later() -> None:
+    """A service deployed more often than hourly must still demote members."""
+    refresher = TierRefresher(lambda: None, lambda: [])  # type: ignore[arg-type,return-value]
+    assert refresher._first_delay <= 600 < refresher._interval

@@ -21,9 +21,16 @@ class TierRefresher(PeriodicWorker):
         programs: Callable[[], list[tuple[str, ProgramSpec]]],
         *,
         interval: float = 3600.0,
+        first_delay: float = 300.0,
     ) -> None:
+        # The first pass comes soon after start, not a whole interval later: a service
+        # restarted (deployed) more often than hourly would otherwise never demote anyone.
+        # Five minutes leave the start itself (migrations, relays catching up) alone.
         super().__init__(
-            interval, name="tier-refresher", failure="tier refresh failed", first_delay=interval
+            interval,
+            name="tier-refresher",
+            failure="tier refresh failed",
+            first_delay=min(first_delay, interval),
         )
         self._uow_factory = uow_factory
         self._programs = programs
