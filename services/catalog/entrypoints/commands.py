@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from google.protobuf.message import Message
 
-from runtime.db.unit_of_work import UnitOfWork
+from runtime.db.unit_of_work import UnitOfWork, run_read
 from runtime.errors import InvalidArgument
 from runtime.messaging.commands import CommandContext, CommandServer
 from runtime.service import ServiceContext
@@ -159,15 +159,17 @@ class CatalogCommands:
         self, ctx: CommandContext, request: shipping_pb2.QuoteShippingRequest
     ) -> shipping_pb2.QuoteShippingResponse:
         spec = self._ctx.programs.spec(ctx.program_id)
-        async with self._ctx.uow() as uow:
-            quote = await shipping.quote_shipping(
+        quote = await run_read(
+            self._ctx.uow,
+            lambda uow: shipping.quote_shipping(
                 uow.session,
                 catalog_view(ctx.program_id, spec),
                 shipping_rules(spec),
                 lines_of(request),
                 request.prefecture,
                 request.postal_code,
-            )
+            ),
+        )
         return quote_to_proto(quote)
 
     async def issue_codes(

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from runtime.db.unit_of_work import UnitOfWork
+from runtime.db.unit_of_work import UnitOfWork, run_read
 from runtime.errors import InvalidArgument
 from runtime.grpcserver import current_principal
 from runtime.service import ServiceContext
@@ -134,15 +134,17 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
             include_unavailable=request.include_unavailable,
         )
         view = view_of(principal, self._ctx.programs)
-        async with self._ctx.uow() as uow:
-            found, token = await browse.search_items(
+        found, token = await run_read(
+            self._ctx.uow,
+            lambda uow: browse.search_items(
                 uow.session,
                 view,
                 query,
                 page_size=request.page.page_size,
                 page_token=request.page.page_token,
                 now=now(),
-            )
+            ),
+        )
         return catalog_pb2.SearchItemsResponse(
             items=[item_to_proto(item) for item in found],
             page=common_pb2.PageResponse(next_page_token=token),
@@ -153,14 +155,16 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     ) -> catalog_pb2.GetItemResponse:
         principal = current_principal()
         sku = require_sku(request.sku)
-        async with self._ctx.uow() as uow:
-            item = await items.get_item(
+        item = await run_read(
+            self._ctx.uow,
+            lambda uow: items.get_item(
                 uow.session,
                 view_of(principal, self._ctx.programs),
                 sku,
                 include_unavailable=manages(principal),
                 now=now(),
-            )
+            ),
+        )
         return catalog_pb2.GetItemResponse(item=item_to_proto(item))
 
     async def RecommendItems(
@@ -169,8 +173,9 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         principal = current_principal()
         member_id = require_id(request.member_id, "member_id")
         limit = recommendation_count(request.page_size)
-        async with self._ctx.uow() as uow:
-            chosen = await recommendations.recommend(
+        chosen = await run_read(
+            self._ctx.uow,
+            lambda uow: recommendations.recommend(
                 uow.session,
                 view_of(principal, self._ctx.programs),
                 member_id=member_id,
@@ -178,7 +183,8 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
                 tier_id=optional_id(request.tier_id, "tier_id"),
                 limit=limit,
                 now=now(),
-            )
+            ),
+        )
         return catalog_pb2.RecommendItemsResponse(
             recommendations=[
                 catalog_pb2.Recommendation(
@@ -196,15 +202,17 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     ) -> shipping_pb2.QuoteShippingResponse:
         principal = current_principal()
         spec = self._ctx.programs.spec(principal.program_id)
-        async with self._ctx.uow() as uow:
-            quote = await shipping.quote_shipping(
+        quote = await run_read(
+            self._ctx.uow,
+            lambda uow: shipping.quote_shipping(
                 uow.session,
                 view_of(principal, self._ctx.programs),
                 shipping_rules(spec),
                 [LineRequest(line.sku, line.quantity) for line in request.lines],
                 request.prefecture,
                 request.postal_code,
-            )
+            ),
+        )
         return quote_to_proto(quote)
 
     async def ListShippingRegions(
@@ -332,14 +340,16 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     ) -> catalog_pb2.GetStockResponse:
         principal = current_principal()
         sku = require_sku(request.sku)
-        async with self._ctx.uow() as uow:
-            item = await items.get_item(
+        item = await run_read(
+            self._ctx.uow,
+            lambda uow: items.get_item(
                 uow.session,
                 view_of(principal, self._ctx.programs),
                 sku,
                 include_unavailable=True,
                 now=now(),
-            )
+            ),
+        )
         return catalog_pb2.GetStockResponse(stock=stock_to_proto(item.sku, item.stock))
 
     async def AdjustStock(
@@ -409,15 +419,17 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     ) -> catalog_pb2.ListItemRequestsResponse:
         principal = current_principal()
         member_id = optional_id(request.member_id, "member_id")
-        async with self._ctx.uow() as uow:
-            found, token = await item_requests.list_requests(
+        found, token = await run_read(
+            self._ctx.uow,
+            lambda uow: item_requests.list_requests(
                 uow.session,
                 principal.program_id,
                 member_id=member_id,
                 status=request_status(request.status),
                 page_size=request.page.page_size,
                 page_token=request.page.page_token,
-            )
+            ),
+        )
         return catalog_pb2.ListItemRequestsResponse(
             requests=[item_request_to_proto(r) for r in found],
             page=common_pb2.PageResponse(next_page_token=token),

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import grpc
 
-from runtime.db.unit_of_work import UnitOfWork
+from runtime.db.unit_of_work import UnitOfWork, run_read
 from runtime.errors import InvalidArgument
 from runtime.idempotency import require_key, run_idempotent
 from services.redeem.adapters.lottery_repository import LotteryRepository
@@ -16,6 +16,7 @@ from services.redeem.adapters.messages import (
     lottery_to_proto,
     winner_to_proto,
 )
+from services.redeem.adapters.orm import LotteryEntryRow, LotteryRow
 from services.redeem.domain.lotteries import CreateLottery
 from services.redeem.entrypoints.rpc_base import RpcBase
 from services.redeem.service_layer import lotteries
@@ -71,10 +72,12 @@ class LotteryRpcs(RpcBase):
     ) -> redeem_pb2.GetLotteryResponse:
         program_id = self.program()
         lottery_id = require_id(request.lottery_id, "lottery_id")
-        async with self.redeem.ctx.uow() as uow:
+
+        async def look_up(uow: UnitOfWork) -> tuple[LotteryRow, dict[str, int]]:
             repo = LotteryRepository(uow.session, program_id)
-            row = await repo.get(lottery_id)
-            counts = await repo.entry_counts([lottery_id])
+            return await repo.get(lottery_id), await repo.entry_counts([lottery_id])
+
+        row, counts = await run_read(self.redeem.ctx.uow, look_up)
         return redeem_pb2.GetLotteryResponse(
             lottery=lottery_to_proto(row, counts.get(lottery_id, 0))
         )
@@ -90,10 +93,13 @@ class LotteryRpcs(RpcBase):
         }.get(request.status, "?")
         if status == "?":
             raise InvalidArgument("unknown lottery status", field="status")
-        async with self.redeem.ctx.uow() as uow:
+
+        async def look_up(uow: UnitOfWork) -> tuple[list[LotteryRow], dict[str, int]]:
             repo = LotteryRepository(uow.session, program_id)
             rows = await repo.all(status)
-            counts = await repo.entry_counts([r.lottery_id for r in rows])
+            return rows, await repo.entry_counts([r.lottery_id for r in rows])
+
+        rows, counts = await run_read(self.redeem.ctx.uow, look_up)
         return redeem_pb2.ListLotteriesResponse(
             lotteries=[lottery_to_proto(r, counts.get(r.lottery_id, 0)) for r in rows]
         )
@@ -174,10 +180,12 @@ class LotteryRpcs(RpcBase):
     ) -> redeem_pb2.ListLotteryResultsResponse:
         program_id = self.program()
         lottery_id = require_id(request.lottery_id, "lottery_id")
-        async with self.redeem.ctx.uow() as uow:
+
+        async def look_up(uow: UnitOfWork) -> tuple[LotteryRow, list[LotteryEntryRow]]:
             repo = LotteryRepository(uow.session, program_id)
-            row = await repo.get(lottery_id)
-            entries = await repo.entries(lottery_id)
+            return await repo.get(lottery_id), await repo.entries(lottery_id)
+
+        row, entries = await run_read(self.redeem.ctx.uow, look_up)
         winners = sorted((e for e in entries if e.rank is not None), key=lambda e: e.rank or 0)
         return redeem_pb2.ListLotteryResultsResponse(
             lottery=lottery_to_proto(row, len(entries)),

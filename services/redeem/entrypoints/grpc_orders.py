@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from runtime.db.unit_of_work import run_read
 from runtime.errors import InvalidArgument, error_for_code
 from runtime.idempotency import require_key, run_idempotent
 from services.redeem.adapters.messages import (
@@ -64,8 +65,9 @@ class OrderRpcs(RpcBase):
     ) -> redeem_pb2.GetOrderResponse:
         program_id = self.program()
         order_id = require_order_id(request.order_id)
-        async with self.redeem.ctx.uow() as uow:
-            order = await OrderRepository(uow.session, program_id).get(order_id)
+        order = await run_read(
+            self.redeem.ctx.uow, lambda uow: OrderRepository(uow.session, program_id).get(order_id)
+        )
         return redeem_pb2.GetOrderResponse(order=order_to_proto(order))
 
     async def ListOrders(
@@ -80,14 +82,16 @@ class OrderRpcs(RpcBase):
         status = STATUS_FROM_PROTO.get(request.status) if request.status else None
         if request.status and status is None:
             raise InvalidArgument("unknown order status", field="status")
-        async with self.redeem.ctx.uow() as uow:
-            orders, token = await OrderRepository(uow.session).page(
+        orders, token = await run_read(
+            self.redeem.ctx.uow,
+            lambda uow: OrderRepository(uow.session).page(
                 program_id,
                 member_id=member_id,
                 status=status,
                 limit=request.page_size or DEFAULT_PAGE,
                 token=request.page_token,
-            )
+            ),
+        )
         return redeem_pb2.ListOrdersResponse(
             orders=[order_to_proto(o) for o in orders], next_page_token=token
         )
