@@ -2,7 +2,8 @@
 
 message -> EventEnvelope -> handler(uow, envelope) inside one transaction with the inbox claim;
 ack after commit. A poison message (undecodable, or a domain error that no retry can fix) is
-terminated and logged; anything else is nak'ed with a growing delay and redelivered.
+terminated and logged; anything else (a database error, another service unavailable) is nak'ed
+with a growing delay and redelivered.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, TracerProvider
 
 from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
-from runtime.errors import TamaruError
+from runtime.errors import Code, TamaruError
 from runtime.messaging.inbox import claim_event
 from runtime.messaging.streams import EVENTS_STREAM
 from runtime.telemetry.logging import bind_program_id
@@ -31,6 +32,11 @@ from tamaru.common.v1 import common_pb2
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[UnitOfWork, common_pb2.EventEnvelope], Awaitable[None]]
+
+# A handler's errors that say "not now" rather than "never": another service away or slow, a
+# conflict. The event is redelivered with a growing delay; every other TamaruError is a
+# domain refusal no retry can fix, and terminates it.
+TRANSIENT = frozenset({Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.ABORTED})
 
 
 def process_attributes(
@@ -153,6 +159,9 @@ class EventConsumer:
         try:
             await run_in_transaction(self._uow_factory, work)
         except TamaruError as exc:
+            if exc.code in TRANSIENT:
+                await self._retry_later(msg, envelope, exc)
+                return
             log.error(
                 "consumer %s: event %s (%s) rejected for good: %s",
                 self.durable,
@@ -162,9 +171,20 @@ class EventConsumer:
             )
             await msg.term()
             return
-        except Exception:
-            delivered = msg.metadata.num_delivered if msg.metadata else 1
-            log.exception("consumer %s: event %s failed", self.durable, envelope.event_id)
-            await msg.nak(delay=min(0.2 * 2 ** min(delivered, 6), 10.0))
+        except Exception as exc:
+            await self._retry_later(msg, envelope, exc)
             return
         await msg.ack()
+
+    async def _retry_later(
+        self, msg: Msg, envelope: common_pb2.EventEnvelope, exc: Exception
+    ) -> None:
+        delivered = msg.metadata.num_delivered if msg.metadata else 1
+        log.error(
+            "consumer %s: event %s failed (%s), redelivered later",
+            self.durable,
+            envelope.event_id,
+            exc,
+            exc_info=not isinstance(exc, TamaruError),
+        )
+        await msg.nak(delay=min(0.2 * 2 ** min(delivered, 6), 10.0))

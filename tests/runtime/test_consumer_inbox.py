@@ -1,5 +1,6 @@
 """Event consumers apply each event once: duplicates (even with different Nats-Msg-Ids),
-redeliveries after a failure and a consumer restart never repeat an effect."""
+redeliveries after a failure and a consumer restart never repeat an effect; a domain refusal
+is terminated, but "another service is unavailable" is retried."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.db.unit_of_work import UnitOfWork, build_envelope
-from runtime.errors import InvalidArgument
+from runtime.errors import InvalidArgument, Unavailable
 from runtime.messaging.consumer import EventConsumer
 from runtime.messaging.inbox import claim_event
 from tamaru.common.v1 import common_pb2
@@ -26,8 +27,11 @@ async def effects(session_factory: async_sessionmaker[AsyncSession], prefix: str
         return [r[0] for r in rows]
 
 
-def recording_handler(note: str, fail_first: set[str] | None = None) -> Callable[..., object]:
+def recording_handler(
+    note: str, fail_first: set[str] | None = None, away_first: set[str] | None = None
+) -> Callable[..., object]:
     failures = set(fail_first or ())
+    aways = set(away_first or ())
 
     async def handle(uow: UnitOfWork, envelope: common_pb2.EventEnvelope) -> None:
         await uow.session.execute(
@@ -37,6 +41,9 @@ def recording_handler(note: str, fail_first: set[str] | None = None) -> Callable
         if envelope.event_id in failures:
             failures.discard(envelope.event_id)
             raise RuntimeError("transient failure")  # rolled back with the inbox claim
+        if envelope.event_id in aways:
+            aways.discard(envelope.event_id)
+            raise Unavailable("another service is away for a moment")  # not poison: retried
         if StringValue.FromString(envelope.payload).value == "poison":
             raise InvalidArgument("this event can never be applied")
 
@@ -79,7 +86,9 @@ async def test_duplicates_and_redeliveries_take_effect_once(
         uow_factory,
         durable=f"test-{program_id}",
         subjects=[f"tamaru.evt.{program_id}.>"],
-        handler=recording_handler(program_id, fail_first={"e2"}),  # type: ignore[arg-type]
+        handler=recording_handler(  # type: ignore[arg-type]
+            program_id, fail_first={"e2"}, away_first={"e4"}
+        ),
     )
     await consumer.start()
     try:
@@ -87,7 +96,7 @@ async def test_duplicates_and_redeliveries_take_effect_once(
         await publish(js, program_id, "e1", "a", "m1-again")  # same event, new msg id
         await publish(js, program_id, "e2", "b", "m2")  # fails once, then redelivered
         await publish(js, program_id, "e3", "poison", "m3")  # terminated, no effect
-        await publish(js, program_id, "e4", "c", "m4")
+        await publish(js, program_id, "e4", "c", "m4")  # UNAVAILABLE once, then redelivered
 
         async def done() -> bool:
             return await effects(session_factory, program_id) == ["e1", "e2", "e4"]
