@@ -7,6 +7,7 @@ from services.catalog.entrypoints.commands import CatalogCommands
 from services.catalog.entrypoints.expiry_worker import ReservationExpiryWorker
 from services.catalog.entrypoints.grpc_servicer import CatalogServicer
 from services.catalog.entrypoints.policy import POLICY, SERVICE
+from services.catalog.entrypoints.redemption_feed import redemption_feed
 from tamaru.catalog.v1 import catalog_pb2_grpc
 
 
@@ -21,5 +22,6 @@ definition = ServiceDefinition(
     method_policy=POLICY,
     servicers=servicers,
     commands=lambda ctx, server: CatalogCommands(ctx).register(server),
+    consumers=lambda ctx: [redemption_feed(ctx)],
     workers=lambda ctx: [ReservationExpiryWorker(ctx.uow)],
 )

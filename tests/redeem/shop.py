@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,9 +97,11 @@ class Shop:
     def redeem(self) -> redeem_pb2_grpc.RedeemServiceStub:
         return self.stubs.redeem
 
-    async def member(self, points: int = 0) -> str:
+    async def member(self, points: int = 0, group_ids: Sequence[str] = ()) -> str:
         enrolled = await self.stubs.accounts.EnrolMember(
-            accounts_pb2.EnrolMemberRequest(idempotency_key=key(), external_ref=key()),
+            accounts_pb2.EnrolMemberRequest(
+                idempotency_key=key(), external_ref=key(), group_ids=group_ids
+            ),
             metadata=self.md(),
         )
         account_id = str(enrolled.member.account_id)

@@ -231,22 +231,3 @@ class Catalog:
             program_id=self._program,
             idempotency_key=key,
         )
-
-    async def record_redemption(
-        self, member_id: str, group_id: str, tier_id: str, sku: str, quantity: int, key: str
-    ) -> None:
-        await self._commands.call(
-            "catalog",
-            "RecordRedemption",
-            cat.RecordRedemptionRequest(
-                member_id=member_id,
-                group_id=group_id,
-                tier_id=tier_id,
-                sku=sku,
-                quantity=quantity,
-                idempotency_key=key,
-            ),
-            cat.RecordRedemptionResponse,
-            program_id=self._program,
-            idempotency_key=key,
-        )

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from runtime.config import Environment
 from runtime.service import ServiceContext
 from services.redeem.adapters.payment_gateway import PaymentGateway, UnconfiguredGateway
-from services.redeem.adapters.remote import Accounts, Catalog, by_account
+from services.redeem.adapters.remote import Accounts, Catalog
 from services.redeem.adapters.sandbox_gateway import SandboxGateway
-from services.redeem.domain.orders import Order
 from services.redeem.service_layer.fault_plan import FaultPlan
 from services.redeem.service_layer.saga_runner import SagaOptions, SagaRunner
 from services.redeem.service_layer.saga_steps import OrderSteps
@@ -48,7 +47,6 @@ class Redeem:
             self.steps,
             faults=options.faults,
             options=options.saga,
-            after_confirm=self.record_redemption,
         )
 
     def accounts(self, program_id: str) -> Accounts:
@@ -64,17 +62,3 @@ class Redeem:
             self.gateway,
             self.ctx.programs.spec(program_id),
         )
-
-    async def record_redemption(self, order: Order) -> None:
-        """Tell catalog what was redeemed, for recommendations (best effort, after confirm)."""
-        member = await self.accounts(order.program_id).resolve(by_account(order.member_id))
-        group = member.group_ids[0] if member.group_ids else ""
-        for line in order.priced_lines:
-            await self.catalog(order.program_id).record_redemption(
-                order.member_id,
-                group,
-                member.tier_id,
-                line.sku,
-                line.quantity,
-                order.step_key(f"record_redemption:{line.sku}"),
-            )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
-from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
+from runtime.db.unit_of_work import UnitOfWork, run_in_transaction, run_read
 from runtime.errors import IdempotencyKeyReused, InvalidArgument, TamaruError
 from runtime.idempotency import request_fingerprint, require_key
 from services.redeem.adapters.messages import order_to_proto
@@ -123,8 +123,9 @@ async def store_order(runner: SagaRunner, order: Order, request_hash: str, owner
 async def existing_order(
     runner: SagaRunner, program_id: str, key: str, request_hash: str
 ) -> Order | None:
-    async with runner.uow_factory() as uow:
-        found = await OrderRepository(uow.session).by_key(program_id, key)
+    found = await run_read(
+        runner.uow_factory, lambda uow: OrderRepository(uow.session).by_key(program_id, key)
+    )
     if found is None:
         return None
     order, stored_hash = found

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
+from runtime.db.unit_of_work import UnitOfWork, run_in_transaction, run_read
 from runtime.errors import FailedPrecondition, TamaruError, Unavailable
 from services.redeem.adapters.messages import order_to_proto
 from services.redeem.adapters.order_repository import LeaseLost, OrderRepository
@@ -42,7 +42,6 @@ from tamaru.redeem.v1 import events_pb2
 log = logging.getLogger(__name__)
 
 StepsFor = Callable[[str], OrderSteps]
-AfterConfirm = Callable[[Order], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -131,17 +130,16 @@ class SagaRunner:
         *,
         faults: FaultPlan | None = None,
         options: SagaOptions | None = None,
-        after_confirm: AfterConfirm | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self._steps_for = steps_for
         self.faults = faults or FaultPlan()
         self.options = options or SagaOptions()
-        self._after_confirm = after_confirm
 
     async def load(self, order_id: str) -> Order:
-        async with self.uow_factory() as uow:
-            return await OrderRepository(uow.session).get(order_id)
+        return await run_read(
+            self.uow_factory, lambda uow: OrderRepository(uow.session).get(order_id)
+        )
 
     async def claim(self, order_id: str, owner: str) -> bool:
         async def work(uow: UnitOfWork) -> bool:
@@ -290,12 +288,8 @@ class SagaRunner:
             confirmed_at=now(),
             payment_token="",
         )
+        # Announced as order_confirmed: catalog learns the redemption from that event.
         await self._save(confirmed, owner, "confirm", "done")
-        if self._after_confirm is not None:
-            try:
-                await self._after_confirm(confirmed)
-            except Exception as exc:  # recommendations may miss an order; the order stands
-                log.warning("order %s: after-confirm hook failed: %s", order.order_id, exc)
 
     async def _compensate(self, order: Order, steps: OrderSteps, owner: str) -> None:
         step = saga.next_undo_step(order)
