@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
+from runtime.db.unit_of_work import UnitOfWork, run_in_transaction, run_read
 from runtime.errors import InvalidArgument
 from runtime.group_commit import GroupCommit
 from runtime.idempotency import run_idempotent
@@ -26,7 +26,11 @@ from services.accounts.adapters.ledger_repository import LedgerRepository
 from services.accounts.adapters.member_lookup import resolve_account_id
 from services.accounts.adapters.member_queries import MemberFilter, group_ids_of, member_page
 from services.accounts.adapters.orm import MemberRow
-from services.accounts.adapters.sponsor_totals import sponsor_funded_span, sponsor_funded_totals
+from services.accounts.adapters.sponsor_totals import (
+    SponsorTotals,
+    sponsor_funded_span,
+    sponsor_funded_totals,
+)
 from services.accounts.domain.commands import (
     CaptureHold,
     PlaceHold,
@@ -329,7 +333,8 @@ class LedgerCommands:
     ) -> c.LedgerCommandServiceResolveIdentifierResponse:
         program = cmd.program_id
         self.ctx.programs.get(program)
-        async with self.ctx.uow() as uow:
+
+        async def look_up(uow: UnitOfWork) -> c.LedgerCommandServiceResolveIdentifierResponse:
             account_id = await resolve_account_id(uow.session, program, r.member)
             row = await uow.session.get(MemberRow, account_id)
             assert row is not None
@@ -345,6 +350,8 @@ class LedgerCommands:
                 available=balance.available,
                 held=balance.held,
             )
+
+        return await run_read(self.ctx.uow, look_up)
 
     async def BatchCredit(
         self, cmd: CommandContext, r: c.LedgerCommandServiceBatchCreditRequest
@@ -383,7 +390,8 @@ class LedgerCommands:
         self.ctx.programs.get(program)
         if not 0 <= r.page_size <= MAX_GROUP_PAGE:
             raise InvalidArgument(f"page_size must be 1 to {MAX_GROUP_PAGE:,}", field="page_size")
-        async with self.ctx.uow() as uow:
+
+        async def page(uow: UnitOfWork) -> tuple[list[str], str]:
             group = await get_group(uow.session, program, r.group_id, field="group_id")
             where = MemberFilter(
                 group_id=group.group_id,
@@ -391,9 +399,11 @@ class LedgerCommands:
                 include_subgroups=r.include_subgroups,
                 status="active",
             )
-            ids, token = await member_page(
+            return await member_page(
                 uow.session, program, where, size=r.page_size or 1000, token=r.page_token
             )
+
+        ids, token = await run_read(self.ctx.uow, page)
         return c.LedgerCommandServiceListGroupMembersResponse(
             account_ids=ids, next_page_token=token
         )
@@ -405,9 +415,14 @@ class LedgerCommands:
         program = self._program(cmd, r)
         self.ctx.programs.get(program)
         boundaries = boundaries_from(r.boundaries)
-        async with self.ctx.uow() as uow:
+
+        async def read(
+            uow: UnitOfWork,
+        ) -> tuple[datetime | None, datetime | None, list[SponsorTotals]]:
             first, last = await sponsor_funded_span(uow.session, program)
-            totals = await sponsor_funded_totals(uow.session, program, boundaries)
+            return first, last, await sponsor_funded_totals(uow.session, program, boundaries)
+
+        first, last, totals = await run_read(self.ctx.uow, read)
         reply = c.LedgerCommandServiceGetSponsorFundedTotalsResponse(
             periods=[sponsor_totals_proto(t) for t in totals]
         )
