@@ -10,6 +10,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from runtime.messaging.consumer import subject_filters
 from runtime.messaging.streams import EVENTS_STREAM
 
 _BATCH = 500
@@ -64,9 +65,7 @@ async def durable_consumers(js: JetStreamContext) -> dict[str, tuple[int, list[s
         config = info.config
         if not config.durable_name:
             continue
-        filters = list(config.filter_subjects or [])
-        if config.filter_subject:
-            filters.append(config.filter_subject)
+        filters = subject_filters(config)
         backlog = (info.num_pending or 0) + (info.num_ack_pending or 0)
         found[info.name] = (backlog, filters or ["tamaru.evt.>"])
     return found

@@ -1,9 +1,9 @@
 """Durable JetStream pull consumers that apply each event exactly once (via the inbox).
 
 message -> EventEnvelope -> handler(uow, envelope) inside one transaction with the inbox claim;
-ack after commit. A poison message (undecodable, or a domain error that no retry can fix) is
-terminated and logged; anything else (a database error, another service unavailable) is nak'ed
-with a growing delay and redelivered.
+ack after commit. A poison message (an undecodable envelope or payload, or a domain error that
+no retry can fix) is terminated and logged; anything else (a database error, another service
+unavailable) is nak'ed with a growing delay and redelivered.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
@@ -53,6 +54,13 @@ def process_attributes(
     }
 
 
+def subject_filters(config: ConsumerConfig) -> list[str]:
+    """The subjects a consumer's config filters on, in either of its two forms."""
+    if config.filter_subject:
+        return [config.filter_subject]
+    return list(config.filter_subjects or [])
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -82,6 +90,14 @@ class EventConsumer:
         self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
 
     async def start(self) -> None:
+        # One subject goes in `filter_subject`, which every JetStream server honours; several
+        # need `filter_subjects`, which servers before 2.10 silently drop, leaving a consumer
+        # that receives every event. The filter the server kept is checked below.
+        filters: dict[str, Any] = (
+            {"filter_subject": self._subjects[0]}
+            if len(self._subjects) == 1
+            else {"filter_subjects": self._subjects}
+        )
         config = ConsumerConfig(
             durable_name=self.durable,
             name=self.durable,
@@ -89,11 +105,17 @@ class EventConsumer:
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=self._ack_wait,
             max_ack_pending=self._batch_size * 10,
-            filter_subjects=self._subjects,
+            **filters,
         )
         # add_consumer creates the durable or updates its config (filters may change between
         # releases); then bind to it.
-        await self._js.add_consumer(EVENTS_STREAM, config=config)
+        info = await self._js.add_consumer(EVENTS_STREAM, config=config)
+        kept = subject_filters(info.config)
+        if sorted(kept) != sorted(self._subjects):
+            raise RuntimeError(
+                f"consumer {self.durable}: the NATS server kept the subject filter {kept} instead "
+                f"of {self._subjects}; several filters on one consumer need NATS 2.10 or later"
+            )
         sub = await self._js.pull_subscribe_bind(durable=self.durable, stream=EVENTS_STREAM)
         self._sub = sub
         self._stopping = False
@@ -158,6 +180,16 @@ class EventConsumer:
 
         try:
             await run_in_transaction(self._uow_factory, work)
+        except DecodeError as exc:  # a payload that does not parse never will
+            log.error(
+                "consumer %s: event %s (%s) has an undecodable payload: %s",
+                self.durable,
+                envelope.event_id,
+                envelope.event_type,
+                exc,
+            )
+            await msg.term()
+            return
         except TamaruError as exc:
             if exc.code in TRANSIENT:
                 await self._retry_later(msg, envelope, exc)

@@ -16,6 +16,7 @@ from runtime.db.unit_of_work import UnitOfWork, build_envelope
 from runtime.errors import InvalidArgument, Unavailable
 from runtime.messaging.consumer import EventConsumer
 from runtime.messaging.inbox import claim_event
+from runtime.messaging.streams import EVENTS_STREAM
 from tamaru.common.v1 import common_pb2
 
 
@@ -51,17 +52,22 @@ def recording_handler(
 
 
 async def publish(
-    js: JetStreamContext, program_id: str, event_id: str, value: str, msg_id: str
+    js: JetStreamContext,
+    program_id: str,
+    event_id: str,
+    value: str,
+    msg_id: str,
+    event_type: str = "thing_happened",
 ) -> None:
     envelope = build_envelope(
         event_id=event_id,
         program_id=program_id,
         service="rt",
-        event_type="thing_happened",
+        event_type=event_type,
         payload=StringValue(value=value),
     )
     await js.publish(
-        f"tamaru.evt.{program_id}.rt.thing_happened",
+        f"tamaru.evt.{program_id}.rt.{event_type}",
         envelope.SerializeToString(),
         headers={"Nats-Msg-Id": msg_id},
     )
@@ -137,3 +143,44 @@ async def test_concurrent_claims_of_one_event_let_exactly_one_win(
 
     results = await asyncio.gather(*(claim() for _ in range(5)))
     assert sorted(results) == [False, False, False, False, True]
+
+
+async def test_an_event_whose_payload_does_not_parse_is_terminated_not_retried(
+    session_factory: async_sessionmaker[AsyncSession],
+    uow_factory: Callable[[], UnitOfWork],
+    js: JetStreamContext,
+    program_id: str,
+) -> None:
+    consumer = EventConsumer(
+        js,
+        uow_factory,
+        durable=f"test-{program_id}",
+        subjects=[f"tamaru.evt.{program_id}.>"],
+        handler=recording_handler(program_id),  # type: ignore[arg-type]
+    )
+    await consumer.start()
+    try:
+        garbled = build_envelope(
+            event_id="g1",
+            program_id=program_id,
+            service="rt",
+            event_type="thing_happened",
+            payload=StringValue(value="x"),
+        )
+        garbled.payload = b"\xff\xff\xff"
+        await js.publish(
+            f"tamaru.evt.{program_id}.rt.thing_happened",
+            garbled.SerializeToString(),
+            headers={"Nats-Msg-Id": "g1"},
+        )
+        await publish(js, program_id, "after", "z", "m-after")
+
+        async def applied() -> bool:
+            return "after" in await effects(session_factory, program_id)
+
+        await wait_for(applied)
+        info = await js.consumer_info(EVENTS_STREAM, f"test-{program_id}")
+    finally:
+        await consumer.stop()
+    assert await effects(session_factory, program_id) == ["after"]
+    assert (info.num_ack_pending, info.num_redelivered) == (0, 0)  # terminated at once
