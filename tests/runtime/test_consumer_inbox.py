@@ -81,20 +81,33 @@ async def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> No
     await asyncio.wait_for(poll(), timeout)
 
 
+def program_consumer(
+    js: JetStreamContext,
+    uow_factory: Callable[[], UnitOfWork],
+    program_id: str,
+    handler: Callable[..., object],
+) -> EventConsumer:
+    """A durable on every event of the test's program."""
+    return EventConsumer(
+        js,
+        uow_factory,
+        durable=f"test-{program_id}",
+        subjects=[f"tamaru.evt.{program_id}.>"],
+        handler=handler,  # type: ignore[arg-type]
+    )
+
+
 async def test_duplicates_and_redeliveries_take_effect_once(
     session_factory: async_sessionmaker[AsyncSession],
     uow_factory: Callable[[], UnitOfWork],
     js: JetStreamContext,
     program_id: str,
 ) -> None:
-    consumer = EventConsumer(
+    consumer = program_consumer(
         js,
         uow_factory,
-        durable=f"test-{program_id}",
-        subjects=[f"tamaru.evt.{program_id}.>"],
-        handler=recording_handler(  # type: ignore[arg-type]
-            program_id, fail_first={"e2"}, away_first={"e4"}
-        ),
+        program_id,
+        recording_handler(program_id, fail_first={"e2"}, away_first={"e4"}),
     )
     await consumer.start()
     try:
@@ -112,13 +125,7 @@ async def test_duplicates_and_redeliveries_take_effect_once(
         await consumer.stop()
 
     # A restarted consumer (same durable) does not re-apply anything.
-    again = EventConsumer(
-        js,
-        uow_factory,
-        durable=f"test-{program_id}",
-        subjects=[f"tamaru.evt.{program_id}.>"],
-        handler=recording_handler(program_id),  # type: ignore[arg-type]
-    )
+    again = program_consumer(js, uow_factory, program_id, recording_handler(program_id))
     await again.start()
     await publish(js, program_id, "e5", "d", "m5")
 
@@ -151,13 +158,7 @@ async def test_an_event_whose_payload_does_not_parse_is_terminated_not_retried(
     js: JetStreamContext,
     program_id: str,
 ) -> None:
-    consumer = EventConsumer(
-        js,
-        uow_factory,
-        durable=f"test-{program_id}",
-        subjects=[f"tamaru.evt.{program_id}.>"],
-        handler=recording_handler(program_id),  # type: ignore[arg-type]
-    )
+    consumer = program_consumer(js, uow_factory, program_id, recording_handler(program_id))
     await consumer.start()
     try:
         garbled = build_envelope(
