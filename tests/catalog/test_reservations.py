@@ -312,3 +312,17 @@ async def test_returning_an_unknown_reservation_is_not_found(
 ) -> None:
     with pytest.raises(NotFound):
         await give_back(commands, program, "no-such-reservation", key())
+
+
+async def test_a_second_reservation_for_one_order_is_refused_and_changes_nothing(
+    stub: Stub, program: Program, commands: CommandClient
+) -> None:
+    await create_item(stub, program, "ONCE", stock=5)
+    first = await reserve(commands, program, [("ONCE", 2)], order_id="order-once")
+    with pytest.raises(AlreadyExists) as caught:  # a new key: not a retry of the first
+        await reserve(commands, program, [("ONCE", 1)], order_id="order-once")
+    assert (caught.value.reason, caught.value.field) == ("ORDER_ALREADY_RESERVED", "order_id")
+    assert "order-once" in caught.value.message
+    stock = await stock_of(stub, program, "ONCE")
+    assert (stock.on_hand, stock.reserved) == (5, 2)
+    assert first.order_id == "order-once"

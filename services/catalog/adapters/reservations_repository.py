@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.errors import AlreadyExists
@@ -24,28 +24,30 @@ RELEASED = ReservationStatus.RELEASED.value
 
 
 async def insert_reservation(session: AsyncSession, reservation: Reservation) -> None:
-    try:
-        async with session.begin_nested():
-            await session.execute(
-                insert(ReservationRow).values(
-                    reservation_id=reservation.reservation_id,
-                    program_id=reservation.program_id,
-                    order_id=reservation.order_id,
-                    member_id=reservation.member_id,
-                    status=OPEN,
-                    total_points=reservation.total_points,
-                    created_at=reservation.created_at,
-                    expires_at=reservation.expires_at,
-                )
-            )
-    except IntegrityError:
-        # The unique (program, order) index: this order already holds a reservation.
+    # ON CONFLICT on the unique (program, order) index rather than a savepoint around the
+    # insert: the same answer in one round trip instead of three.
+    inserted = await session.scalar(
+        pg_insert(ReservationRow)
+        .values(
+            reservation_id=reservation.reservation_id,
+            program_id=reservation.program_id,
+            order_id=reservation.order_id,
+            member_id=reservation.member_id,
+            status=OPEN,
+            total_points=reservation.total_points,
+            created_at=reservation.created_at,
+            expires_at=reservation.expires_at,
+        )
+        .on_conflict_do_nothing(index_elements=["program_id", "order_id"])
+        .returning(ReservationRow.reservation_id)
+    )
+    if inserted is None:  # this order already holds a reservation
         raise AlreadyExists(
             f"order {reservation.order_id} already has a reservation: retry with the idempotency "
             "key of the first request, or release that reservation first",
             reason="ORDER_ALREADY_RESERVED",
             field="order_id",
-        ) from None
+        )
     await session.execute(
         insert(ReservationLineRow),
         [
