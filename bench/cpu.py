@@ -1,6 +1,8 @@
 """Who used the CPU during a measured phase: the service process, this load generator,
-PostgreSQL (our database's backends plus the server's own background processes) and anything
-else on the machine. Read from /proc, so Linux only (elsewhere every figure is None).
+PostgreSQL (our database's backends plus the server's own background processes), the rest of
+the bench's stack (the other services, which work for the measured one's calls, and its NATS
+server) and anything else on the machine. Read from /proc, so Linux only (elsewhere every
+figure is None).
 
 On a 2-core machine this is what says whether a figure is limited by the service's single
 Python core, by PostgreSQL, or by the load generator sharing PostgreSQL's core.
@@ -12,6 +14,7 @@ import asyncio
 import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +30,7 @@ class CpuSnapshot:
     service: float  # CPU seconds so far
     generator: float
     postgres: dict[int, float]  # per process: backends come and go during a phase
+    stack: float  # the stack's other processes
     busy: float  # the whole machine
 
 
@@ -37,8 +41,9 @@ class CpuShare:
     service: float
     generator: float
     postgres: float
-    other: float
+    other: float  # outside the bench: someone else's work, which disturbs the figures
     seconds: float
+    stack: float = 0.0  # the other services (accounts behind earn, say) and NATS
 
     def per_entry_ms(self, throughput: float) -> dict[str, float]:
         """CPU milliseconds each part spent per entry (credit, read, lot...) at `throughput`
@@ -49,6 +54,7 @@ class CpuShare:
             "service": round(self.service * 1000 / throughput, 3),
             "generator": round(self.generator * 1000 / throughput, 3),
             "postgres": round(self.postgres * 1000 / throughput, 3),
+            "stack": round(self.stack * 1000 / throughput, 3),
         }
 
 
@@ -106,16 +112,22 @@ def _machine_busy() -> float:
     return (sum(ticks[:8]) - idle) / _TICK
 
 
-def snapshot(service_pid: int | None, database: str) -> CpuSnapshot | None:
+def snapshot(
+    service_pid: int | None, database: str, stack_pids: Sequence[int] = ()
+) -> CpuSnapshot | None:
+    """`stack_pids`: the bench stack's processes (services, NATS); the measured service and
+    the bench itself among them are counted in their own columns only."""
     if not available():
         return None
     # A phase whose "service" is the bench process itself (the expiry sweep) has no
     # generator apart from it: counting the process in both columns hid the relay's CPU.
     in_bench = service_pid == os.getpid()
+    own = {service_pid, os.getpid()}
     return CpuSnapshot(
         service=_process_seconds(service_pid) if service_pid else 0.0,
         generator=0.0 if in_bench else _process_seconds(os.getpid()),
         postgres=_postgres_seconds(database),
+        stack=sum(_process_seconds(pid) for pid in set(stack_pids) - own),
         busy=_machine_busy(),
     )
 
@@ -129,11 +141,13 @@ def share(before: CpuSnapshot | None, after: CpuSnapshot | None, seconds: float)
     # started during it counts from zero.
     postgres = sum(t - before.postgres.get(pid, 0.0) for pid, t in after.postgres.items())
     postgres /= seconds
+    stack = (after.stack - before.stack) / seconds
     busy = (after.busy - before.busy) / seconds
     return CpuShare(
         service=round(service, 3),
         generator=round(generator, 3),
         postgres=round(postgres, 3),
-        other=round(max(busy - service - generator - postgres, 0.0), 3),
+        other=round(max(busy - service - generator - postgres - stack, 0.0), 3),
         seconds=round(seconds, 3),
+        stack=round(stack, 3),
     )

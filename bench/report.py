@@ -55,7 +55,8 @@ HEADERS = [
 ]  # fmt: skip
 CPU_HEADERS = [
     "operation (service phase)", "service cores", "generator cores", "PostgreSQL cores",
-    "other cores", "service CPU ms/entry", "PostgreSQL CPU ms/entry",
+    "other services + NATS cores", "other cores", "service CPU ms/entry",
+    "PostgreSQL CPU ms/entry",
 ]  # fmt: skip
 
 
@@ -72,6 +73,7 @@ def cpu_rows(result: RunResult) -> list[list[str]]:
                 f"{c.service:.2f}",
                 f"{c.generator:.2f}",
                 f"{c.postgres:.2f}",
+                f"{c.stack:.2f}",
                 f"{c.other:.2f}",
                 f"{per.get('service', 0):.3f}",
                 f"{per.get('postgres', 0):.3f}",

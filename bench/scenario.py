@@ -54,7 +54,7 @@ class BenchContext:
         s = self.sizes
         async with self._profiling(profile_as, pid, also_profile):
             with self.console.bar(label, s.warmup_seconds + s.measure_seconds, unit="s") as bar:
-                before, began = cpu.snapshot(pid, self.stack.database), time.perf_counter()
+                before, began = self._cpu(pid), time.perf_counter()
                 result = await closed_loop(
                     op,
                     clients=clients,
@@ -63,7 +63,7 @@ class BenchContext:
                     max_calls=s.max_calls,
                     bar=bar,
                 )
-                after = cpu.snapshot(pid, self.stack.database)
+                after = self._cpu(pid)
         stats = Stats.of(result, cpu.share(before, after, time.perf_counter() - began))
         self._report(label, stats)
         return stats
@@ -78,13 +78,16 @@ class BenchContext:
     ) -> Stats:
         """One run of `work` (returns the entries it did), e.g. a whole expiry sweep."""
         async with self._profiling(profile_as, pid):
-            before, began = cpu.snapshot(pid, self.stack.database), time.perf_counter()
+            before, began = self._cpu(pid), time.perf_counter()
             self.console.log(f"{label} ...")
             result = await timed(work)
-            after = cpu.snapshot(pid, self.stack.database)
+            after = self._cpu(pid)
         stats = Stats.of(result, cpu.share(before, after, time.perf_counter() - began))
         self._report(label, stats)
         return stats
+
+    def _cpu(self, pid: int | None) -> cpu.CpuSnapshot | None:
+        return cpu.snapshot(pid, self.stack.database, self.stack.pids())
 
     @asynccontextmanager
     async def _profiling(

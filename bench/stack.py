@@ -134,6 +134,13 @@ class BenchStack:
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    def pids(self) -> list[int]:
+        """The stack's own processes: every service, and the NATS server it started."""
+        pids = [service.pid for service in self.services.values()]
+        if self._nats_server is not None and self._nats_server.pid is not None:
+            pids.append(self._nats_server.pid)
+        return pids
+
     async def start(self, services: Sequence[str]) -> None:
         try:
             await self._start(services)

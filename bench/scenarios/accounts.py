@@ -305,7 +305,7 @@ async def _expiry(ctx: BenchContext, now: datetime) -> Figure:
         ],
         notes=[
             "the sweeper runs in the bench process (its CPU is the service column; the "
-            "accounts process publishing the points_expired events counts as other)",
+            "accounts process publishing the points_expired events counts as 'other services')",
             *await _drained(ctx),
         ],
     )

@@ -310,7 +310,7 @@ def _beside_credit(measured: Stats, credit: tuple[str, Stats]) -> list[str]:
         f"{stats.p99_ms or 0:,.1f} ms at {stats.clients} clients; purchases ran at "
         f"{share:.2f}x of it (each purchase is one credit)",
         "service CPU is the earn process's; accounts works for every purchase too and counts "
-        "as 'other'",
+        "as 'other services'",
     ]
 
 

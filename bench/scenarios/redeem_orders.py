@@ -176,7 +176,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         await client.close()
     notes = [
         "service CPU is the redeem process's; accounts and catalog work for every order too "
-        "and count as 'other'",
+        "and count as 'other services'",
     ]
     for schema in SERVICES:
         waited = await ctx.outbox_settled(schema)

@@ -72,6 +72,10 @@ async def test_every_scenario_runs_and_writes_its_results(
     assert f"{TINY.billing_events:,} events were pending" in drain.notes[0]
     earn = [f for f in result.figures if f.scenario == "earn"]
     assert all("accounts Credit in this run (the accounts scenario's)" in f.notes[0] for f in earn)
+    # Accounts credits every purchase: its CPU is the stack's, not someone else's on the machine.
+    purchases = next(f for f in earn if f.operation == "record_purchase")
+    assert purchases.service.cpu is not None
+    assert purchases.service.cpu.stack > 0
 
     data = json.loads(paths["json"].read_text())
     assert data["sizes"] == "tiny"
