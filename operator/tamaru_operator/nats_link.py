@@ -52,5 +52,15 @@ class NatsLink:
             return
         if task.exception() is None:
             client = task.result()
-            with contextlib.suppress(Exception):
+            try:
                 await client.drain()
+            except Exception:  # e.g. reconnecting to a broker that went away: close anyway
+                with contextlib.suppress(Exception):
+                    await client.close()
+
+    def client(self) -> Client | None:
+        """The connected (or reconnecting) client, once there is one."""
+        task = self._connecting
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return None
+        return task.result()
