@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime
 
@@ -12,8 +12,7 @@ from services.catalog.adapters import items_repository as items_repo
 from services.catalog.adapters import reservations_repository as repo
 from services.catalog.adapters.items_repository import CatalogView
 from services.catalog.adapters.messages import reservation_to_proto
-from services.catalog.adapters.orm import ItemRow
-from services.catalog.domain.items import Item, ItemType
+from services.catalog.domain.items import ItemType
 from services.catalog.domain.reservations import (
     EXPIRED_REASON,
     Reservation,
@@ -59,12 +58,16 @@ async def reserve_stock(
         expires_at=now + cmd.ttl,
     )
     await repo.insert_reservation(session, reservation)
+    taken: Counter[str] = Counter()
     for line in sorted(lines, key=lambda line: line.item_id):
         await items_repo.change_stock(session, line.item_id, reserved=line.quantity)
+        taken[line.item_id] += line.quantity
     for line in lines:
         before = items[line.sku]
-        after = await _reload(uow, line.item_id)
-        await announce_low_stock(uow, after, before.stock)
+        # The rows are locked: the stock now is the stock read under the lock plus what this
+        # reservation took, with no second read.
+        stock = replace(before.stock, reserved=before.stock.reserved + taken[line.item_id])
+        await announce_low_stock(uow, replace(before, stock=stock), before.stock)
     await uow.emit(
         view.program_id,
         "stock_reserved",
@@ -176,12 +179,6 @@ async def _load(uow: UnitOfWork, program_id: str, reservation_id: str) -> Reserv
     if reservation is None:
         raise reservation_not_found(reservation_id)
     return reservation
-
-
-async def _reload(uow: UnitOfWork, item_id: str) -> Item:
-    row = await uow.session.get(ItemRow, item_id, populate_existing=True)
-    assert row is not None
-    return items_repo.to_item(row)
 
 
 async def _why_not_open(
