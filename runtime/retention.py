@@ -25,7 +25,7 @@ from runtime.db import driver
 from runtime.db.plumbing import IdempotencyRecord, InboxEvent, OutboxEvent
 from runtime.db.unit_of_work import UnitOfWork, run_in_batches
 from runtime.messaging.streams import EVENTS_MAX_AGE
-from runtime.workers import PeriodicWorker
+from runtime.workers import FIRST_PASS_AFTER_START, PeriodicWorker
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +78,10 @@ class RetentionPurger(PeriodicWorker):
         uow_factory: Callable[[], UnitOfWork],
         *,
         interval: float = 3600.0,
-        first_delay: float = 300.0,
+        first_delay: float = FIRST_PASS_AFTER_START,
         batch_size: int = 10_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        # The first pass waits a few minutes (a service starting is busy enough), not a whole
-        # interval: a service redeployed more often than hourly would never purge.
         super().__init__(
             interval,
             name="retention-purger",

@@ -13,6 +13,11 @@ import logging
 
 log = logging.getLogger(__name__)
 
+# Hourly housekeeping (retention, tier refresh) first runs this long after start: not at once,
+# since a starting service is busy enough, and not a whole interval later, since a service
+# redeployed more often than hourly would then never run it.
+FIRST_PASS_AFTER_START = 300.0
+
 
 class PeriodicWorker:
     def __init__(
@@ -24,11 +29,12 @@ class PeriodicWorker:
         first_delay: float = 0.0,
     ) -> None:
         """`failure` starts the log line of a failed tick (operators search for it);
-        `first_delay` waits that long before the first tick instead of running at start."""
+        `first_delay` waits that long (one interval at most) before the first tick instead of
+        running at start."""
         self._interval = interval
         self._name = name
         self._failure = failure
-        self._first_delay = first_delay
+        self._first_delay = min(first_delay, interval)
         self._task: asyncio.Task[None] | None = None
 
     async def tick(self) -> None:

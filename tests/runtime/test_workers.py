@@ -39,6 +39,10 @@ async def test_a_first_delay_shorter_than_the_interval_ticks_soon_then_waits() -
     assert await _ticks_within(Counting(3600, first_delay=0.05), 0.3) == 1
 
 
+async def test_a_first_delay_longer_than_the_interval_waits_one_interval_only() -> None:
+    assert await _ticks_within(Counting(0.05, first_delay=3600), 0.3) >= 1
+
+
 def test_the_retention_purger_first_runs_minutes_after_start_not_an_hour() -> None:
     purger = RetentionPurger(lambda: None)  # type: ignore[arg-type,return-value]
     assert purger._first_delay <= 600 < purger._interval

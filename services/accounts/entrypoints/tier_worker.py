@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from runtime.db.unit_of_work import UnitOfWork, run_in_transaction
 from runtime.programs.spec import ProgramSpec
-from runtime.workers import PeriodicWorker
+from runtime.workers import FIRST_PASS_AFTER_START, PeriodicWorker
 from services.accounts.service_layer.tiers import refresh_tiers_batch
 
 log = logging.getLogger(__name__)
@@ -21,16 +21,10 @@ class TierRefresher(PeriodicWorker):
         programs: Callable[[], list[tuple[str, ProgramSpec]]],
         *,
         interval: float = 3600.0,
-        first_delay: float = 300.0,
+        first_delay: float = FIRST_PASS_AFTER_START,
     ) -> None:
-        # The first pass comes soon after start, not a whole interval later: a service
-        # restarted (deployed) more often than hourly would otherwise never demote anyone.
-        # Five minutes leave the start itself (migrations, relays catching up) alone.
         super().__init__(
-            interval,
-            name="tier-refresher",
-            failure="tier refresh failed",
-            first_delay=min(first_delay, interval),
+            interval, name="tier-refresher", failure="tier refresh failed", first_delay=first_delay
         )
         self._uow_factory = uow_factory
         self._programs = programs
