@@ -181,32 +181,24 @@ class EventConsumer:
         try:
             await run_in_transaction(self._uow_factory, work)
         except DecodeError as exc:  # a payload that does not parse never will
-            log.error(
-                "consumer %s: event %s (%s) has an undecodable payload: %s",
-                self.durable,
-                envelope.event_id,
-                envelope.event_type,
-                exc,
-            )
-            await msg.term()
+            await self._reject(msg, envelope, f"has an undecodable payload: {exc}")
             return
         except TamaruError as exc:
             if exc.code in TRANSIENT:
                 await self._retry_later(msg, envelope, exc)
-                return
-            log.error(
-                "consumer %s: event %s (%s) rejected for good: %s",
-                self.durable,
-                envelope.event_id,
-                envelope.event_type,
-                exc.message,
-            )
-            await msg.term()
+            else:
+                await self._reject(msg, envelope, f"rejected for good: {exc.message}")
             return
         except Exception as exc:
             await self._retry_later(msg, envelope, exc)
             return
         await msg.ack()
+
+    async def _reject(self, msg: Msg, envelope: common_pb2.EventEnvelope, why: str) -> None:
+        """Terminate a poison event: no redelivery could ever apply it."""
+        event = f"{envelope.event_id} ({envelope.event_type})"
+        log.error("consumer %s: event %s %s", self.durable, event, why)
+        await msg.term()
 
     async def _retry_later(
         self, msg: Msg, envelope: common_pb2.EventEnvelope, exc: Exception
