@@ -42,21 +42,19 @@ class NatsLink:
         return client.jetstream()
 
     async def close(self) -> None:
-        task, self._connecting = self._connecting, None
-        if task is None:
-            return
-        if not task.done():
+        client, task = self.client(), self._connecting
+        self._connecting = None
+        if task is not None and not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if client is None:
             return
-        if task.exception() is None:
-            client = task.result()
-            try:
-                await client.drain()
-            except Exception:  # e.g. reconnecting to a broker that went away: close anyway
-                with contextlib.suppress(Exception):
-                    await client.close()
+        try:
+            await client.drain()
+        except Exception:  # e.g. reconnecting to a broker that went away: close anyway
+            with contextlib.suppress(Exception):
+                await client.close()
 
     def client(self) -> Client | None:
         """The connected (or reconnecting) client, once there is one."""
