@@ -19,6 +19,7 @@ from runtime.group_commit import queued_in_process
 from runtime.service import ServiceApp
 from tests.accounts.conftest import Accounts
 from tests.support.locks import account_locked
+from tests.support.polling import eventually
 
 
 async def queued_behind_a_locked_credit(
@@ -41,22 +42,11 @@ async def queued_behind_a_locked_credit(
     async with account_locked(app, first):
         leading = first_call() if first_call else accounts.credit(first, 1)
         leader: asyncio.Future[Any] = asyncio.ensure_future(leading)
-        await until(lambda: lock_waiters(app), 1)  # it is in flight, waiting on the lock
+        # It is in flight, waiting on the lock; then the others have all arrived and queued.
+        await eventually(lambda: lock_waiters(app), lambda n: n >= 1, timeout=5)
         followers = [asyncio.create_task(outcome(call)) for call in calls]
-        await until(queued_now, len(calls))  # they have all arrived and queued
+        await eventually(queued_now, lambda n: n >= len(calls), timeout=5)
     return await leader, list(await asyncio.gather(*followers))
-
-
-async def until(count: Callable[[], Awaitable[int]], wanted: int) -> None:
-    """Wait (5 s at most, polling) until `count()` reaches `wanted`: a state reached, not a
-    guessed sleep, so a loaded machine only makes the test slower."""
-    deadline = asyncio.get_running_loop().time() + 5.0
-    while True:
-        found = await count()
-        if found >= wanted:
-            return
-        assert asyncio.get_running_loop().time() < deadline, f"{found} of {wanted} after 5 s"
-        await asyncio.sleep(0.01)
 
 
 async def queued_now() -> int:

@@ -3,11 +3,9 @@ program for both per test, clients for each, and helpers to wait for billing to 
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import nats
@@ -24,8 +22,6 @@ from tamaru.accounts.v1 import accounts_pb2, accounts_pb2_grpc, ledger_pb2, memb
 from tamaru.billing.v1 import billing_pb2, billing_pb2_grpc
 from tests.support.isolation import database_url, nats_server, nats_url  # noqa: F401  (own world)
 from tests.support.services import TestProgram, create_program, running_service, test_settings
-
-T = TypeVar("T")
 
 
 class BillingProcess:
@@ -210,17 +206,3 @@ async def billing(billing_process: BillingProcess, program: TestProgram) -> Asyn
     client = Billing(billing_process, program)
     yield client
     await client.close()
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 15.0
-) -> T:
-    """Poll `probe` until `done` holds for its result (billing applies events asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not reached within {timeout}s; last value: {value}")
-        await asyncio.sleep(0.05)

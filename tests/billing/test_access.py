@@ -11,8 +11,9 @@ import pytest
 from runtime.auth import Role
 from services.billing.entrypoints.access_policy import POLICY, SERVICE
 from tamaru.billing.v1 import billing_pb2, invoices_pb2
-from tests.billing.conftest import Accounts, Billing, BillingProcess, eventually
+from tests.billing.conftest import Accounts, Billing, BillingProcess
 from tests.billing.test_charges_and_reports import this_month
+from tests.support.polling import eventually
 from tests.support.services import TestProgram
 
 

@@ -26,7 +26,8 @@ from tamaru.billing.v1 import billing_pb2
 from tamaru.common.v1 import common_pb2
 from tamaru.earn.v1 import earn_pb2, earn_pb2_grpc, events_pb2
 from tamaru.earn.v1 import purchases_pb2 as p
-from tests.billing.conftest import Billing, BillingProcess, eventually
+from tests.billing.conftest import Billing, BillingProcess
+from tests.support.polling import eventually
 from tests.support.services import TestProgram, create_program, running_service
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -14,7 +14,8 @@ from runtime.service import ServiceApp
 from services.billing.domain.periods import Period
 from tamaru.accounts.v1 import ledger_pb2
 from tamaru.billing.v1 import billing_pb2, invoices_pb2
-from tests.billing.conftest import Accounts, Billing, BillingProcess, eventually
+from tests.billing.conftest import Accounts, Billing, BillingProcess
+from tests.support.polling import eventually
 from tests.support.services import create_program
 
 TOKYO = ZoneInfo("Asia/Tokyo")

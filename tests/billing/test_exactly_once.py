@@ -16,8 +16,9 @@ from services.billing.entrypoints.consumers import DURABLE
 from tamaru.accounts.v1 import events_pb2, ledger_pb2
 from tamaru.billing.v1 import billing_pb2
 from tamaru.common.v1 import common_pb2
-from tests.billing.conftest import Accounts, Billing, BillingProcess, eventually
+from tests.billing.conftest import Accounts, Billing, BillingProcess
 from tests.billing.test_charges_and_reports import CRITERION, this_month
+from tests.support.polling import eventually
 from tests.support.services import TestProgram, create_program
 
 

@@ -13,8 +13,9 @@ from sqlalchemy.exc import DBAPIError
 
 from services.billing.domain.periods import Period
 from tamaru.billing.v1 import billing_pb2, invoices_pb2
-from tests.billing.conftest import Accounts, Billing, BillingProcess, eventually
+from tests.billing.conftest import Accounts, Billing, BillingProcess
 from tests.billing.test_charges_and_reports import this_month
+from tests.support.polling import eventually
 
 
 def key() -> str:

@@ -15,7 +15,7 @@ import services.billing.entrypoints.consumers as consumers
 import services.billing.service_layer.intake as intake
 from runtime.telemetry import metrics
 from tamaru.common.v1 import common_pb2
-from tests.billing.conftest import Accounts, Billing, BillingProcess, eventually
+from tests.billing.conftest import Accounts, Billing, BillingProcess
 from tests.billing.test_charges_and_reports import this_month
 from tests.billing.test_exactly_once import (
     activity,
@@ -25,6 +25,7 @@ from tests.billing.test_exactly_once import (
     settled,
     wait_consumed,
 )
+from tests.support.polling import eventually
 from tests.support.services import create_program
 
 

@@ -14,8 +14,9 @@ from sqlalchemy import text
 from runtime.messaging.streams import EVENTS_STREAM
 from runtime.service import ServiceApp
 from tamaru.billing.v1 import billing_pb2
-from tests.billing.conftest import Accounts, Billing, BillingProcess, eventually
+from tests.billing.conftest import Accounts, Billing, BillingProcess
 from tests.billing.test_charges_and_reports import this_month
+from tests.support.polling import eventually
 from tests.support.services import create_program
 
 # 12:00 on 15 September in Tokyo (the test programs' zone): well inside the month.

@@ -23,8 +23,9 @@ from services.redeem.entrypoints.wiring import RedeemOptions
 from tamaru.accounts.v1 import members_pb2
 from tamaru.billing.v1 import billing_pb2, reports_pb2
 from tamaru.redeem.v1 import lotteries_pb2, orders_pb2, redeem_pb2
-from tests.billing.conftest import Billing, BillingProcess, eventually
+from tests.billing.conftest import Billing, BillingProcess
 from tests.redeem.shop import ADDRESS, Shop, Stubs, key, lines
+from tests.support.polling import eventually
 from tests.support.services import create_program, running_service
 
 SPEC: dict[str, Any] = {"lotteries": {"enabled": True}, "catalog": {"useSharedCatalog": False}}

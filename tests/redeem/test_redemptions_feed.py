@@ -14,6 +14,9 @@ from services.catalog.adapters.orm import RedeemedItemRow
 from tamaru.accounts.v1 import accounts_pb2
 from tamaru.redeem.v1 import orders_pb2
 from tests.redeem.shop import Shop, key, lines, rpc_error
+from tests.support.polling import eventually
+
+R = RedeemedItemRow
 
 
 async def redeemed(catalog_app: ServiceApp, program_id: str) -> list[tuple[str, ...]]:
@@ -27,17 +30,11 @@ async def redeemed(catalog_app: ServiceApp, program_id: str) -> list[tuple[str, 
         return [tuple(str(v) for v in row) for row in rows]
 
 
-R = RedeemedItemRow
-
-
-async def eventually(catalog_app: ServiceApp, program_id: str, count: int) -> list[tuple[str, ...]]:
+async def recorded(catalog_app: ServiceApp, program_id: str, count: int) -> list[tuple[str, ...]]:
     """The program's redemptions once there are `count` of them (5 s at most)."""
-    for _ in range(250):
-        found = await redeemed(catalog_app, program_id)
-        if len(found) >= count:
-            return found
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"catalog recorded {found}, not {count} redemptions")
+    return await eventually(
+        lambda: redeemed(catalog_app, program_id), lambda rows: len(rows) >= count, timeout=5
+    )
 
 
 async def test_a_confirmed_orders_lines_are_recorded_with_the_members_group(
@@ -54,7 +51,7 @@ async def test_a_confirmed_orders_lines_are_recorded_with_the_members_group(
     assert order.status == orders_pb2.ORDER_STATUS_CONFIRMED
 
     program_id = shop.program.program_id
-    assert await eventually(catalog_app, program_id, 2) == [
+    assert await recorded(catalog_app, program_id, 2) == [
         (member, group_id, "pad", "1"),
         (member, group_id, "pen", "2"),
     ]
@@ -74,7 +71,7 @@ async def test_a_failed_order_records_nothing(shop: Shop, catalog_app: ServiceAp
     assert confirmed.status == orders_pb2.ORDER_STATUS_CONFIRMED
     # Events of one program arrive in order: once the later order is in, the failed one
     # would have been too.
-    found = await eventually(catalog_app, shop.program.program_id, 1)
+    found = await recorded(catalog_app, shop.program.program_id, 1)
     await asyncio.sleep(0.2)
     assert [row[2] for row in found] == ["cup"]
     assert await redeemed(catalog_app, shop.program.program_id) == found
